@@ -1,0 +1,120 @@
+"""Split a cleaned document into sentence-aligned passages that follow its structure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .models import Chunk, Document
+from .structure import Line, analyse
+
+# A sentence ends at a stop mark plus any closing quotes or brackets after it, or at a line end.
+SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\]】]*|\n")
+HARD_LIMIT_FACTOR = 3
+
+
+@dataclass
+class Section:
+    """Consecutive lines under one heading path, never crossing a heading or a law article."""
+
+    heading_path: list[str]
+    start: int
+    end: int
+
+
+def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) spans of the sentences in text[start:end], trailing whitespace excluded."""
+    spans = []
+    pos = start
+    for m in SENTENCE_END.finditer(text, start, end):
+        stop = m.end() if m.group() != "\n" else m.start()
+        if text[pos:stop].strip():
+            spans.append(_trim(text, pos, stop))
+        pos = m.end()
+    if pos < end and text[pos:end].strip():
+        spans.append(_trim(text, pos, end))
+    return spans
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def sections(doc: Document) -> list[Section]:
+    """Group lines into sections; the heading line itself opens its section."""
+    out: list[Section] = []
+    stack: list[Line] = []
+    current: Section | None = None
+    for line in analyse(doc.text, doc.title):
+        if line.heading is not None:
+            while stack and stack[-1].rank >= line.rank:
+                stack.pop()
+            # Repeating the document title as a heading path adds nothing.
+            if not (line.rank == 1 and line.heading.strip() == doc.title.strip() and not stack):
+                stack.append(line)
+            current = Section([h.heading or "" for h in stack], line.start, line.end)
+            out.append(current)
+        elif current is None:
+            current = Section([], line.start, line.end)
+            out.append(current)
+        else:
+            current.end = line.end
+    return out
+
+
+def chunk_document(doc: Document, target: int = 400, overlap: int = 1) -> list[Chunk]:
+    """Sentence-aligned chunks of about `target` characters, each inside one section."""
+    chunks: list[Chunk] = []
+    for section in sections(doc):
+        for a, b in _pack(sentences(doc.text, section.start, section.end), target, overlap):
+            chunks.append(_make_chunk(doc, len(chunks), a, b, section.heading_path))
+    return chunks
+
+
+def _pack(spans: list[tuple[int, int]], target: int, overlap: int) -> list[tuple[int, int]]:
+    """Greedy packing of whole sentences; the next chunk repeats the last `overlap` sentences."""
+    spans = [piece for s in spans for piece in _split_long(s, target * HARD_LIMIT_FACTOR)]
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        j = i + 1
+        while j < len(spans) and spans[j][1] - spans[i][0] <= target:
+            j += 1
+        # A short tail is better merged than left as a fragment.
+        if len(spans) - j == 1 and spans[-1][1] - spans[i][0] <= target * 1.3:
+            j = len(spans)
+        out.append((spans[i][0], spans[j - 1][1]))
+        if j >= len(spans):
+            break
+        i = max(j - overlap, i + 1) if overlap and j - i > overlap else j
+    return out
+
+
+def _split_long(span: tuple[int, int], limit: int) -> list[tuple[int, int]]:
+    """Only a sentence longer than `limit` (a table row, a run-on list) is cut, at even widths."""
+    a, b = span
+    if b - a <= limit:
+        return [span]
+    return [(x, min(x + limit, b)) for x in range(a, b, limit)]
+
+
+def _make_chunk(doc: Document, i: int, a: int, b: int, path: list[str]) -> Chunk:
+    pages = sorted({p.number for p in doc.pages if p.start < b and p.end > a})
+    prefix = " > ".join([doc.title, *path]) if doc.title else " > ".join(path)
+    text = doc.text[a:b]
+    return Chunk(
+        id=f"{doc.id}-{doc.content_hash[:8]}-{i:04d}",
+        document_id=doc.id,
+        document_title=doc.title,
+        text=text,
+        start=a,
+        end=b,
+        heading_path=list(path),
+        pages=pages,
+        embed_text=f"{prefix}\n{text}" if prefix else text,
+        ocr=bool(set(pages) & set(doc.ocr_pages)),
+    )

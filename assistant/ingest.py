@@ -1,0 +1,181 @@
+"""Ingest files: parse, clean, chunk, embed and write each document, one failure never stopping the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import chunk_document
+from .clean import clean
+from .embed import Embedder
+from .errors import AssistantError, IngestError, UnsupportedFormat
+from .index import Index
+from .models import Document
+from .parse import parse_bytes
+from .settings import Settings
+
+SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
+SIDECAR = ".meta.json"
+# Bumped when parsing, cleaning or chunking changes, so re-ingest rebuilds every document.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, for the summary line and the API."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        line = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.failed)} failed; {self.chunks} chunks in {self.seconds:.1f}s"
+        )
+        return "\n".join([line, *(f"  failed: {name}: {reason}" for name, reason in self.failed)])
+
+
+def document_id(name: str) -> str:
+    """Stable id from the file's path relative to what was ingested."""
+    return hashlib.sha1(name.encode("utf-8")).hexdigest()[:16]
+
+
+def content_hash(data: bytes, settings: Settings, metadata: dict[str, str]) -> str:
+    h = hashlib.sha256(data)
+    config = [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap]
+    h.update(json.dumps(config, ensure_ascii=False).encode())
+    # Where the file was ingested from is not part of its content.
+    h.update(json.dumps(sorted((k, v) for k, v in metadata.items() if k != "root"), ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def read_sidecar(path: Path) -> dict[str, str]:
+    """Optional `<file>.meta.json` next to a file: title, issuer, source, date …"""
+    sidecar = path.with_name(path.name + SIDECAR)
+    if not sidecar.exists():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"metadata file {sidecar.name} is not valid JSON: {exc}") from exc
+    return {str(k): str(v) for k, v in data.items() if v not in (None, "")}
+
+
+def build_document(data: bytes, name: str, settings: Settings, metadata: dict[str, str] | None = None, source: str = "") -> Document:
+    """Bytes of one file → a cleaned Document (raises IngestError with the reason)."""
+    if Path(name).suffix.lower() not in SUPPORTED:
+        raise UnsupportedFormat(f"unsupported file type {Path(name).suffix or '(none)'!r}; use TXT, MD, PDF, DOCX or HTML")
+    metadata = dict(metadata or {})
+    digest = content_hash(data, settings, metadata)
+    parsed = parse_bytes(data, Path(name).name, max_unpacked_bytes=settings.max_unpacked_bytes, ocr=settings.ocr)
+    text, pages = clean(parsed)
+    if not text.strip():
+        raise IngestError("no text left after cleaning")
+    title = metadata.pop("title", "") or parsed.title.strip() or Path(name).stem
+    return Document(
+        id=document_id(name),
+        title=title,
+        source=source or name,
+        doc_type=parsed.doc_type,
+        text=text,
+        content_hash=digest,
+        pages=pages,
+        ocr_pages=list(parsed.ocr_pages),
+        metadata={**parsed.metadata, **metadata},
+    )
+
+
+def embed_chunks(embedder: Embedder | None, texts: Sequence[str], batch: int, tick: Callable[[int], None]) -> np.ndarray | None:
+    if embedder is None:
+        tick(len(texts))
+        return None
+    parts = []
+    for i in range(0, len(texts), batch):
+        parts.append(embedder.embed(texts[i : i + batch]))
+        tick(len(texts[i : i + batch]))
+    return np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+
+
+def index_document(doc: Document, index: Index, embedder: Embedder | None, settings: Settings, tick: Callable[[int], None] = lambda n: None) -> tuple[str, int]:
+    """Write one document unless unchanged; returns ("added"|"updated"|"unchanged", chunks)."""
+    existing = index.snapshot.documents.get(doc.id)
+    if existing is not None and existing.content_hash == doc.content_hash:
+        return "unchanged", existing.chunks
+    chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+    if not chunks:
+        raise IngestError("the document produced no passages")
+    # All the slow work happens before the store is touched, so a crash leaves nothing half-written.
+    vectors = embed_chunks(embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick)
+    index.write(doc, chunks, vectors)
+    return ("updated" if existing else "added"), len(chunks)
+
+
+def discover(paths: Iterable[Path]) -> list[tuple[Path, str, Path | None]]:
+    """(file, name relative to what was given, the folder it came from) for every file to ingest."""
+    found = []
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not f.name.startswith(".") and not f.name.endswith(SIDECAR) and f.suffix.lower() in SUPPORTED:
+                    found.append((f, f.relative_to(p).as_posix(), p))
+        else:
+            found.append((p, p.name, None))
+    return found
+
+
+def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None, settings: Settings, progress: bool = True, prune: bool = True) -> IngestReport:
+    """Ingest files and folders; documents gone from an ingested folder are removed."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    report = IngestReport()
+    items = discover(paths)
+    bar = tqdm(total=len(items), unit="doc", disable=not progress, file=sys.stderr, desc="ingest")
+    seen_by_root: dict[str, set[str]] = {}
+    for path, name, root in items:
+        bar.set_postfix_str(name[-30:])
+        if root is not None:
+            seen_by_root.setdefault(str(root.resolve()), set()).add(document_id(name))
+        try:
+            if not path.exists():
+                raise IngestError("file not found")
+            meta = read_sidecar(path)
+            if root is not None:
+                meta["root"] = str(root.resolve())
+            data = path.read_bytes()
+            known = index.snapshot.documents.get(document_id(name))
+            if known is not None and known.content_hash == content_hash(data, settings, meta):
+                report.skipped.append(name)
+                report.chunks += known.chunks
+                bar.update(1)
+                continue
+            doc = build_document(data, name, settings, meta, source=str(path.resolve()))
+            status, n = index_document(doc, index, embedder, settings)
+            {"added": report.added, "updated": report.updated, "unchanged": report.skipped}[status].append(name)
+            report.chunks += n
+        except AssistantError as exc:
+            report.failed.append((name, exc.message))
+        except OSError as exc:
+            report.failed.append((name, f"cannot read file: {exc.strerror or exc}"))
+        bar.update(1)
+    bar.close()
+    if prune:
+        for doc_id, rec in list(index.snapshot.documents.items()):
+            root = rec.metadata.get("root")
+            if root in seen_by_root and doc_id not in seen_by_root[root]:
+                index.delete(doc_id)
+                report.removed.append(rec.source)
+    report.seconds = time.perf_counter() - started
+    return report

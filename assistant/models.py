@@ -1,0 +1,107 @@
+"""Plain dataclasses that flow between the stages: Document → Chunk → Hit → Answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """Characters [start, end) of the cleaned text came from page `number` (1-based)."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass
+class ParsedFile:
+    """What a parser extracts from one file, before cleaning: raw text per page."""
+
+    pages: list[str]
+    doc_type: str
+    title: str = ""
+    paged: bool = False
+    ocr_pages: list[int] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Document:
+    """One cleaned source document; `text` is what every offset points into."""
+
+    id: str
+    title: str
+    source: str
+    doc_type: str
+    text: str
+    content_hash: str
+    pages: list[PageSpan] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def page_at(self, offset: int) -> int | None:
+        """Page number holding character `offset`, or None for unpaged documents."""
+        for span in self.pages:
+            if span.start <= offset < span.end:
+                return span.number
+        return self.pages[-1].number if self.pages and offset >= self.pages[-1].end else None
+
+
+@dataclass
+class Chunk:
+    """A passage of a document, with where it sits and the text we embed for it."""
+
+    id: str
+    document_id: str
+    document_title: str
+    text: str
+    start: int
+    end: int
+    heading_path: list[str] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+    embed_text: str = ""
+    ocr: bool = False
+
+    @property
+    def heading(self) -> str:
+        return " > ".join(self.heading_path)
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk and why it was retrieved."""
+
+    chunk: Chunk
+    score: float
+    lexical: float | None = None
+    dense: float | None = None
+
+
+@dataclass
+class Citation:
+    """A numbered reference: a verbatim quote of a chunk and where it sits in its document."""
+
+    number: int
+    quote: str
+    document_id: str
+    title: str
+    heading_path: list[str]
+    page: int | None
+    start: int
+    end: int
+    chunk_id: str
+
+
+@dataclass
+class Answer:
+    """What `ask` returns: text with [n] markers, the citations behind them, and how it went."""
+
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    confidence: float
+    timings: dict[str, float] = field(default_factory=dict)
+    related: list[Hit] = field(default_factory=list)
+    query: str = ""
+    mode: str = "extractive"

@@ -1,0 +1,98 @@
+"""Hybrid retrieval: BM25 and dense rankings, fused, filtered, as Hits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import fuse
+from .embed import Embedder
+from .index import Index
+from .models import Hit
+from .settings import Settings
+from .tokenize import SynonymTable, tokenize
+
+
+@dataclass
+class Query:
+    """A question ready for retrieval: its text, the official terms it maps to, and BM25 tokens."""
+
+    text: str
+    expansions: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def expanded(self) -> str:
+        return " ".join([self.text, *self.expansions])
+
+
+@dataclass
+class Filters:
+    """Optional restrictions of a search: to some documents, or to headings containing a phrase."""
+
+    document_ids: list[str] = field(default_factory=list)
+    heading: str = ""
+
+
+class Retriever:
+    """Finds the passages for a query; the embedder is optional (lexical only without one)."""
+
+    def __init__(self, index: Index, embedder: Embedder | None, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.synonyms = SynonymTable.load(settings.synonyms_path)
+        self._userdict: Path = settings.userdict_path
+
+    def prepare(self, text: str) -> Query:
+        expansions = self.synonyms.expand(text)
+        return Query(text, expansions, tokenize(" ".join([text, *expansions]), self._userdict))
+
+    def search(self, text: str, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """The top_k passages for `text`, best first."""
+        query = self.prepare(text)
+        return self.search_query(query, top_k or self.settings.top_k, filters or Filters())
+
+    def search_query(self, query: Query, top_k: int, filters: Filters) -> list[Hit]:
+        snap = self.index.snapshot
+        n = max(self.settings.candidates, top_k)
+        allowed = self._allowed(filters)
+        lexical: dict[str, float] = {}
+        pool = n if allowed is None else n * 4
+        for i, score in snap.bm25.top(query.tokens, pool):
+            cid = snap.chunks[i].id
+            if allowed is None or cid in allowed:
+                lexical[cid] = score
+        dense: dict[str, float] = {}
+        if self.embedder is not None:
+            vector = self.embedder.embed([query.expanded], query=True)[0]
+            for cid, sim in self.index.dense(vector, pool, filters.document_ids or None):
+                if cid in snap.by_id and (allowed is None or cid in allowed):
+                    dense[cid] = sim
+        fused = self._fuse(lexical, dense)[:top_k]
+        return [
+            Hit(snap.chunks[snap.by_id[cid]], score, lexical.get(cid), dense.get(cid))
+            for cid, score in fused
+        ]
+
+    def _fuse(self, lexical: dict[str, float], dense: dict[str, float]) -> list[tuple[str, float]]:
+        s = self.settings
+        rankings: list[Sequence[str]] = [sorted(lexical, key=lambda k: -lexical[k])]
+        weights = [s.lexical_weight]
+        if dense:
+            rankings.append(sorted(dense, key=lambda k: -dense[k]))
+            weights.append(s.dense_weight)
+        if s.fusion == "weighted":
+            return fuse.weighted([lexical, dense] if dense else [lexical], weights)
+        return fuse.rrf(rankings, k=s.rrf_k, weights=weights)
+
+    def _allowed(self, filters: Filters) -> set[str] | None:
+        if not filters.document_ids and not filters.heading:
+            return None
+        docs = set(filters.document_ids)
+        return {
+            c.id
+            for c in self.index.snapshot.chunks
+            if (not docs or c.document_id in docs) and (not filters.heading or filters.heading in c.heading)
+        }

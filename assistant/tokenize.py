@@ -1,0 +1,100 @@
+"""Query and passage tokenisation for the lexical index: jieba, a domain dictionary, numbers kept whole."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jieba
+
+# Numbers keep their unit so "15%" never matches a stray "15" and "90亩" stays one token.
+UNITS = (
+    "%|％|‰|亩|公顷|平方千米|平方公里|平方米|万平方米|公里|千米|米|亿美元|万美元|亿元|万元|元|亿|万|"
+    "个|家|宗|批次|批|天|年|月|日|号|倍|吨|万吨|人|户|项|条|种|次"
+)
+NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)*(?:{UNITS})?")
+CJK_OR_WORD = re.compile(r"[\w\u4e00-\u9fff]")
+
+STOPWORDS = frozenset(
+    """的 了 是 在 和 与 及 或 等 也 都 就 还 又 把 被 对 于 从 以 为 之 其 这 那 这个 那个 这些 那些
+    我 我们 你 你们 他 他们 它 它们 咱 咱们 您 谁 啥 什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 哪 多少 几
+    吗 呢 吧 啊 呀 嘛 么 吧 哦 请问 请 想 想问 问 问下 一下 知道 告诉 能 能否 可以 可 要 会 需要 应该
+    有 没有 没 是否 不是 是不是 有没有 一 个 些 里 中 上 下 后 前 时 时候 情况 方面 相关 有关 关于
+    具体 一般 现在 目前 今年 去年 已经 如果 但是 因为 所以 然后 以及 并 且 而 即 则 给 让 得 地 着 过
+    说 讲 看 做 办 弄 搞 呗 么样 多 少 大 小""".split()
+)
+
+_lock = threading.Lock()
+_tokenizers: dict[Path, jieba.Tokenizer] = {}
+
+
+def _tokenizer(userdict: Path) -> jieba.Tokenizer:
+    """One jieba tokenizer per user dictionary, built once (the dictionary load takes about a second)."""
+    with _lock:
+        tok = _tokenizers.get(userdict)
+        if tok is None:
+            jieba.setLogLevel(logging.WARNING)
+            tok = jieba.Tokenizer()
+            tok.initialize()
+            if userdict.exists():
+                tok.load_userdict(str(userdict))
+            _tokenizers[userdict] = tok
+        return tok
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def tokenize(text: str, userdict: Path) -> list[str]:
+    """Tokens for BM25: numbers with units whole, jieba search-mode words, stopwords and punctuation dropped."""
+    text = normalise(text)
+    tok = _tokenizer(userdict)
+    out: list[str] = []
+    pos = 0
+    for m in NUMBER_RE.finditer(text):
+        out.extend(_words(tok, text[pos : m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    out.extend(_words(tok, text[pos:]))
+    return out
+
+
+def _words(tok: jieba.Tokenizer, text: str) -> Iterable[str]:
+    for w in tok.cut_for_search(text):
+        w = w.strip()
+        if w and w not in STOPWORDS and CJK_OR_WORD.search(w):
+            yield w
+
+
+@dataclass
+class SynonymTable:
+    """Everyday phrase → official terms, loaded from an editable TSV file."""
+
+    entries: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> SynonymTable:
+        entries: dict[str, list[str]] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                phrase, _, terms = line.partition("\t")
+                if phrase.strip() and terms.strip():
+                    entries[normalise(phrase.strip())] = [t.strip() for t in terms.split("|") if t.strip()]
+        return cls(entries)
+
+    def expand(self, query: str) -> list[str]:
+        """Official terms for every phrase of the table found in the query, not already in it."""
+        q = normalise(query)
+        extra: list[str] = []
+        for phrase, terms in self.entries.items():
+            if phrase in q:
+                extra.extend(t for t in terms if t not in q and t not in extra)
+        return extra
