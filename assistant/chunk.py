@@ -20,6 +20,7 @@ class Section:
     heading_path: list[str]
     start: int
     end: int
+    heading_end: int = -1  # end of the section's own heading line(s); -1 when it has none
 
 
 def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -56,10 +57,19 @@ def sections(doc: Document) -> list[Section]:
             # Repeating the document title as a heading path adds nothing.
             if not (line.rank == 1 and line.heading.strip() == doc.title.strip() and not stack):
                 stack.append(line)
-            current = Section([h.heading or "" for h in stack], line.start, line.end)
+            path = [h.heading or "" for h in stack]
+            if current is not None and current.end == current.heading_end:
+                # A heading with no body of its own (a chapter title, a document title) leads into the next section.
+                current.heading_path = path
+                current.end = line.end
+                bare = "".join(line.text.split()) == "".join(line.heading.split())
+                current.heading_end = line.end if bare else -1
+                continue
+            bare = "".join(line.text.split()) == "".join(line.heading.split())
+            current = Section(path, line.start, line.end, line.end if bare else -1)
             out.append(current)
         elif current is None:
-            current = Section([], line.start, line.end)
+            current = Section([], line.start, line.end, -1)
             out.append(current)
         else:
             current.end = line.end

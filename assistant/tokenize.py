@@ -42,7 +42,9 @@ def _tokenizer(userdict: Path) -> jieba.Tokenizer:
             tok = jieba.Tokenizer()
             tok.initialize()
             if userdict.exists():
-                tok.load_userdict(str(userdict))
+                # jieba leaves a path it opens itself unclosed; hand it a file we close.
+                with userdict.open("rb") as f:
+                    tok.load_userdict(f)
             _tokenizers[userdict] = tok
         return tok
 

@@ -1,0 +1,69 @@
+"""Pure scoring pieces: fusion, BM25, tokenisation, synonyms, follow-up resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.fuse import minmax, rrf, weighted
+from assistant.lexical import BM25
+from assistant.settings import DATA_DIR
+from assistant.tokenize import SynonymTable, tokenize
+
+USERDICT = DATA_DIR / "userdict.txt"
+
+
+def test_rrf_rewards_agreement_and_respects_weights() -> None:
+    fused = dict(rrf([["a", "b", "c"], ["b", "a", "d"]], k=60))
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused["a"] == fused["b"] > fused["c"] == fused["d"]
+    heavy = rrf([["a", "b"], ["b", "a"]], k=60, weights=[1.0, 3.0])
+    assert heavy[0][0] == "b"
+
+
+def test_rrf_ties_break_by_key_so_results_are_stable() -> None:
+    assert [k for k, _ in rrf([["z"], ["y"]])] == ["y", "z"]
+
+
+def test_weighted_fusion_normalises_each_list() -> None:
+    assert minmax({"a": 5.0, "b": 5.0}) == {"a": 1.0, "b": 1.0}
+    fused = dict(weighted([{"a": 10.0, "b": 0.0}, {"a": 0.2, "b": 0.4}], [1.0, 1.0]))
+    assert fused == {"a": 1.0, "b": 1.0}
+    assert weighted([{}]) == []
+
+
+def test_bm25_prefers_rare_terms_and_short_documents() -> None:
+    corpus = [["土地", "出让", "合同"], ["土地", "规划"], ["土地", "带押过户", "二手房"], ["土地"] * 20 + ["带押过户"]]
+    index = BM25(corpus)
+    top = index.top(["带押过户"], 4)
+    assert [i for i, _ in top] == [2, 3]
+    assert index.top(["不存在"], 3) == []
+    assert index.idf("带押过户") > index.idf("土地")
+
+
+def test_bm25_top_n_cuts_and_orders() -> None:
+    corpus = [["a"] * i + ["b"] for i in range(1, 50)]
+    top = BM25(corpus).top(["a"], 5)
+    assert len(top) == 5
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+
+
+def test_tokenize_keeps_numbers_with_units_and_domain_terms() -> None:
+    tokens = tokenize("配套设施比例提高至15%，项目用地90亩，投资3亿美元，办理带押过户", USERDICT)
+    assert {"15%", "90亩", "3亿美元", "带押过户"} <= set(tokens)
+    assert "的" not in tokenize("土地的比例是多少", USERDICT)
+
+
+def test_tokenize_normalises_full_width() -> None:
+    assert "15%" in tokenize("比例为１５％", USERDICT)
+
+
+def test_synonyms_map_everyday_words_to_official_terms(tmp_path: Path) -> None:
+    table = SynonymTable.load(DATA_DIR / "synonyms.tsv")
+    assert "带押过户" in table.expand("房子贷款没还清能卖吗")
+    assert table.expand("带押过户怎么办理") == [] or "带押过户" not in table.expand("带押过户怎么办理")
+    custom = tmp_path / "syn.tsv"
+    custom.write_text("# comment\n老房子\t存量住房|二手房\n\nbad line without tab\n", encoding="utf-8")
+    assert SynonymTable.load(custom).expand("老房子怎么卖") == ["存量住房", "二手房"]
+    assert SynonymTable.load(tmp_path / "missing.tsv").expand("x") == []
