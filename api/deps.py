@@ -1,21 +1,55 @@
-"""Typed dependencies shared by the routes."""
+"""Typed dependencies shared by the routes: settings, the shared Assistant, jobs, auth and rate limits."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from assistant.errors import IndexNotReady
+from assistant.errors import AssistantError, IndexNotReady
 from assistant.service import Assistant
 from assistant.settings import Settings
 
+from .jobs import JobRegistry
+
+log = logging.getLogger("api")
+
+AssistantFactory = Callable[[Settings], Assistant]
+
 
 async def load_assistant(app: FastAPI) -> None:
-    """Load the index in a worker thread so startup never blocks the event loop."""
+    """Load the index in a worker thread; until it is loaded the app answers 503 (and /healthz 200)."""
     settings: Settings = app.state.settings
-    app.state.assistant = await asyncio.to_thread(Assistant, settings)
+    factory: AssistantFactory = app.state.assistant_factory
+    started = time.perf_counter()
+    try:
+        bot = await asyncio.to_thread(factory, settings)
+    except AssistantError as exc:
+        app.state.load_error = exc.message
+        log.error("index failed to load: %s", exc.message)
+        return
+    except Exception as exc:  # anything else is a bug, but the process stays up to say so
+        app.state.load_error = f"{type(exc).__name__}: {exc}"
+        log.exception("index failed to load")
+        return
+    app.state.assistant = bot
+    app.state.jobs.attach(bot)
+    snap = bot.index.snapshot
+    log.info(
+        "index loaded in %.1fs: %d documents, %d chunks, embedder %s",
+        time.perf_counter() - started,
+        len(snap.documents),
+        len(snap.chunks),
+        bot.index.embedder_name,
+    )
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -25,9 +59,97 @@ def get_settings_dep(request: Request) -> Settings:
 def get_assistant(request: Request) -> Assistant:
     bot = request.app.state.assistant
     if bot is None:
-        raise IndexNotReady("the index is still loading; try again shortly")
+        error = request.app.state.load_error
+        raise IndexNotReady(
+            f"the index failed to load: {error}"
+            if error
+            else "the index is still loading; try again shortly"
+        )
     return bot  # type: ignore[no-any-return]
+
+
+def get_jobs(request: Request) -> JobRegistry:
+    return request.app.state.jobs  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
+
+# ----- auth ---------------------------------------------------------------------------------
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="policy-assistant"'}
+
+
+def same_key(given: str, expected: str) -> bool:
+    """Constant-time comparison (on bytes, so non-ASCII keys never raise)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def require_admin(settings: SettingsDep, creds: Credentials) -> None:
+    """Document management: disabled without PA_API_KEY, else the bearer key must match."""
+    if not settings.api_key:
+        raise HTTPException(403, "document management disabled: set PA_API_KEY")
+    if creds is None or not same_key(creds.credentials, settings.api_key):
+        raise HTTPException(
+            401, "missing or wrong API key (Authorization: Bearer <key>)", headers=CHALLENGE
+        )
+
+
+def require_reader(settings: SettingsDep, creds: Credentials) -> None:
+    """Ask, search and reading documents: open unless PA_OPEN_API_KEY is set (the admin key also works)."""
+    if not settings.open_api_key:
+        return
+    if creds is not None and (
+        same_key(creds.credentials, settings.open_api_key)
+        or (settings.api_key and same_key(creds.credentials, settings.api_key))
+    ):
+        return
+    raise HTTPException(
+        401, "missing or wrong API key (Authorization: Bearer <key>)", headers=CHALLENGE
+    )
+
+
+# ----- rate limit ---------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A sliding one-minute window of requests per client address."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> float | None:
+        """None if allowed (and counted), else seconds until the next request would be."""
+        if self.per_minute <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hits) > 10_000:
+                self._hits = {k: q for k, q in self._hits.items() if q and now - q[-1] < 60}
+            q = self._hits.setdefault(key, deque())
+            while q and now - q[0] >= 60:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                return 60 - (now - q[0])
+            q.append(now)
+            return None
+
+
+def rate_limit(request: Request) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.check(request.client.host if request.client else "?")
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"too many requests: at most {limiter.per_minute} a minute",
+            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
+
+
+Reader = [Depends(require_reader), Depends(rate_limit)]
+Admin = [Depends(require_admin)]

@@ -1,31 +1,79 @@
-"""The FastAPI app: `uvicorn api.main:app`, or `policy-assistant serve`."""
+"""The FastAPI app: `uvicorn api.main:app`, or `policy-assistant serve [--index DIR]`.
+
+The index loads once, in the background, when the app starts; until then every route that needs it
+answers 503 and /readyz says why. Tests and embedders build their own app with `create_app(settings)`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from assistant.settings import Settings, get_settings
 
+from .deps import AssistantFactory, RateLimiter, load_assistant
+from .errors import install_error_handlers
+from .jobs import JobRegistry
+from .middleware import BodyLimit, is_upload
 from .routes import ask, chat, documents, health, pages, search
 
+DESCRIPTION = """Cited answers about Chinese government policy documents, offline.
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+Every error is `{"ok": false, "error": "...", "status": N}`. Ask and search are open unless
+`PA_OPEN_API_KEY` is set; changing documents needs `Authorization: Bearer <PA_API_KEY>`.
+"""
+
+
+def _default_factory(settings: Settings) -> object:
+    from assistant.service import Assistant
+
+    return Assistant(settings)
+
+
+def create_app(
+    settings: Settings | None = None, *, assistant_factory: AssistantFactory | None = None
+) -> FastAPI:
     """Build the app; the index is loaded once at startup and shared by every request."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from .deps import load_assistant
+        app.state.jobs = JobRegistry(settings)
+        loading = asyncio.create_task(load_assistant(app))
+        try:
+            yield
+        finally:
+            if not loading.done():
+                loading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loading
+            app.state.jobs.shutdown()
 
-        await load_assistant(app)
-        yield
-
-    app = FastAPI(title="policy-assistant", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="policy-assistant", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.assistant = None
+    app.state.load_error = None
+    app.state.assistant_factory = assistant_factory or _default_factory
+    app.state.jobs = JobRegistry(settings)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=is_upload)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            expose_headers=["Location", "Retry-After"],
+            max_age=600,
+        )
     for module in (health, search, ask, chat, documents, pages):
         app.include_router(module.router)
     return app

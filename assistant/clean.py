@@ -49,7 +49,7 @@ _STARTS_BLOCK = re.compile(
     r"|\d{1,2}(?:、|．|\.(?!\d))|[\u2460-\u249b]|附件 ?\d*(?:[:： ]|$))"
 )
 _TERMINAL = set("。！？；：…”」』）】!?;:).")
-_CONTINUES = set("，、,（(《〈“‘-—")
+_CONTINUES = set("，、,（(《〈“‘-—和与及")
 _PROSE = re.compile(r"[，。；！？,;]")
 _PAIRS = ["（）", "()", "《》", "〈〉", "“”"]
 _PAGE_NUMBER = re.compile(
@@ -92,7 +92,7 @@ def clean(parsed: ParsedFile) -> tuple[str, list[PageSpan]]:
     typical = _typical_width(lines) if layout else 0
     paragraphs: list[list[_Line]] = [[lines[0]]]
     for prev, line in zip(lines, lines[1:], strict=False):
-        if joinable and _continues(prev, line, layout, typical):
+        if joinable and _continues(prev, line, paragraphs[-1], layout, typical):
             paragraphs[-1].append(line)
         else:
             paragraphs.append([line])
@@ -178,12 +178,12 @@ def _unbalanced(text: str) -> bool:
     return any(text.count(pair[0]) > text.count(pair[1]) for pair in _PAIRS)
 
 
-def _continues(prev: _Line, line: _Line, layout: bool, typical: int) -> bool:
-    """Whether `line` continues the paragraph that `prev` is part of."""
+def _continues(prev: _Line, line: _Line, paragraph: list[_Line], layout: bool, typical: int) -> bool:
+    """Whether `line` continues `paragraph`, whose last line is `prev`."""
     a, b = prev.text, line.text
     if a[-1] in _TERMINAL or _STARTS_BLOCK.match(b) or line.indent:
         return False
-    if _HEADING.match(a) and a[-1] not in "和与及、，":  # "第五节 地方各级人民代表大会和" goes on
+    if _HEADING.match(a) and a[-1] not in _CONTINUES:  # "第五节 地方各级人民代表大会和" goes on
         return False
     if " | " in a or " | " in b:  # table rows
         return False
@@ -191,9 +191,12 @@ def _continues(prev: _Line, line: _Line, layout: bool, typical: int) -> bool:
         # Layout breaks run to the full line width; a short unpunctuated line ends a heading or paragraph.
         if line.gap and line.page == prev.page:
             return False
-        return _width(a) >= 0.6 * typical or a[-1] in _CONTINUES
-    # Text files: only prose (a sentence with Chinese punctuation, or an open bracket) was broken.
-    return _PROSE.search(a) is not None or _unbalanced(a)
+        if _width(a) >= 0.6 * typical or a[-1] in _CONTINUES:
+            return True
+    # Text files: only prose (a sentence with Chinese punctuation) or an open bracket is broken.
+    elif _PROSE.search(a):
+        return True
+    return _unbalanced("".join(part.text for part in paragraph))
 
 
 def _joiner(a: str, b: str) -> str:

@@ -83,7 +83,7 @@ def build_document(data: bytes, name: str, settings: Settings, metadata: dict[st
     text, pages = clean(parsed)
     if not text.strip():
         raise IngestError("no text left after cleaning")
-    title = metadata.pop("title", "") or parsed.title.strip() or Path(name).stem
+    title = metadata.pop("title", "") or parsed.title.strip() or _first_heading(text) or Path(name).stem
     return Document(
         id=document_id(name),
         title=title,
@@ -95,6 +95,15 @@ def build_document(data: bytes, name: str, settings: Settings, metadata: dict[st
         ocr_pages=list(parsed.ocr_pages),
         metadata={**parsed.metadata, **metadata},
     )
+
+
+def _first_heading(text: str) -> str:
+    """The document's first line when it reads as a title (short, no closing punctuation)."""
+    from .structure import classify
+
+    first = text.split("\n", 1)[0]
+    line = classify(first, 0, len(first))
+    return line.heading if line.heading and line.rank == 1 else ""
 
 
 def embed_chunks(embedder: Embedder | None, texts: Sequence[str], batch: int, tick: Callable[[int], None]) -> np.ndarray | None:

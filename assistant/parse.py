@@ -312,7 +312,11 @@ def _docx_blocks(parent: Any, document: Any) -> Iterator[str]:
                         continue
                     previous = cell._tc
                     cells.append(" ".join(" ".join(_docx_blocks(cell._tc, document)).split()))
-                if any(cells):
+                while cells and not cells[-1]:
+                    cells.pop()
+                while cells and not cells[0]:
+                    cells.pop(0)
+                if cells:
                     yield " | ".join(cells)
         elif child.tag in (qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")):
             yield from _docx_blocks(child, document)
@@ -360,7 +364,10 @@ def _parse_html(data: bytes, filename: str) -> ParsedFile:
         el.drop_tree()
     for el in root.xpath("//" + " | //".join(_JUNK_TAGS)):
         el.drop_tree()
-    title = max(re.split(r"\s+[-|_—]\s+|_", root.findtext(".//title") or ""), key=len).strip()
+    # "<title>" usually reads "article - site"; the segment an <h1> repeats is the article's.
+    segments = [s.strip() for s in re.split(r"\s+[-|_—]\s+|_", root.findtext(".//title") or "") if s.strip()]
+    h1s = [" ".join(h.text_content().split()) for h in root.iter("h1")]
+    title = next((s for s in segments if any(s in h or h in s for h in h1s if h)), segments[0] if segments else "")
     body = root.find("body")
     body = root if body is None else body
     main = _main_container(body)
@@ -373,9 +380,7 @@ def _parse_html(data: bytes, filename: str) -> ParsedFile:
         chrome = el.tag in _CHROME_TAGS or _CHROME_WORDS.search(attrs) is not None
         if (hidden or chrome) and _cjk(el) < 0.5 * max(main_cjk, 1):
             el.drop_tree()
-    if not title:
-        h1 = main.find(".//h1") if main.find(".//h1") is not None else body.find(".//h1")
-        title = " ".join(h1.text_content().split()) if h1 is not None else ""
+    title = title or next((h for h in h1s if h), "")
     lines: list[str] = []
     buf: list[str] = []
     _html_lines(main, lines, buf)

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     max_history_turns: int = Field(10, description="Most history messages accepted with a question.")
     max_top_k: int = Field(50, description="Largest top_k a search may ask for.")
     max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest upload accepted (bytes).")
+    max_body_bytes: int = Field(1024 * 1024, description="Largest JSON request body accepted by the API (bytes; uploads use max_upload_bytes).")
     max_unpacked_bytes: int = Field(200 * 1024 * 1024, description="Largest size a DOCX may unpack to (zip-bomb guard).")
     rate_limit_per_minute: int = Field(0, description="Requests per minute per client on ask/search (0: unlimited).")
     idle_reset_seconds: int = Field(120, description="Kiosk page clears the conversation after this idle time.")

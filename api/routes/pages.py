@@ -1,7 +1,253 @@
-"""Routes: pages."""
+"""Routes: the web pages — kiosk chat (`/`), staff search (`/staff`), the embeddable `/widget.js`.
+
+Plain HTML, CSS and JS modules from api/static/, no build step and no CDN. Also the small JSON the
+pages need beyond the API: `/api/page-config` (idle reset, limits, suggested questions) and
+`/api/suggestions` (questions drawn from the indexed documents' headings).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+
+from assistant.settings import Settings
 
 router = APIRouter()
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
+WIDGET_PLACEHOLDER = "/*PA_ALLOWED_ORIGINS*/[]"
+
+
+# ----------------------------------------------------------------------------- headers ---------
+
+
+def allowed_origins(settings: Settings) -> list[str]:
+    """The configured embedding origins that are well-formed (anything else is ignored)."""
+    out: list[str] = []
+    for origin in settings.cors_origins:
+        origin = origin.strip().rstrip("/")
+        if (origin == "*" or ORIGIN_RE.match(origin)) and origin not in out:
+            out.append(origin)
+    return out
+
+
+def page_headers(frame_ancestors: list[str]) -> dict[str, str]:
+    """A strict CSP (same-origin scripts, styles and fetches; no inline code) plus who may frame us."""
+    ancestors = "*" if "*" in frame_ancestors else " ".join(["'self'", *frame_ancestors])
+    csp = "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {ancestors}",
+        ]
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-cache",
+    }
+
+
+def _page(name: str, headers: dict[str, str]) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, media_type=MEDIA_TYPES[".html"], headers=headers)
+
+
+# ----------------------------------------------------------------------------- pages -----------
+
+
+@router.get("/", include_in_schema=False)
+def kiosk(request: Request) -> FileResponse:
+    """The kiosk chat; `?embed=1` is the compact variant the widget frames (allowed origins only)."""
+    settings: Settings = request.app.state.settings
+    return _page("index.html", page_headers(allowed_origins(settings)))
+
+
+@router.get("/staff", include_in_schema=False)
+def staff(request: Request) -> FileResponse:
+    """Staff precedent search; never framed by other sites."""
+    return _page("staff.html", page_headers([]))
+
+
+@router.get("/widget.js", include_in_schema=False)
+def widget(request: Request) -> Response:
+    """The embed script, with the origin allowlist (settings.cors_origins) baked in."""
+    settings: Settings = request.app.state.settings
+    source = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
+    source = source.replace(WIDGET_PLACEHOLDER, json.dumps(allowed_origins(settings)), 1)
+    return Response(
+        source,
+        media_type=MEDIA_TYPES[".js"],
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )
+
+
+@router.get("/static/{path:path}", include_in_schema=False)
+def static(path: str) -> FileResponse:
+    """Files under api/static/ (no directory listing, nothing outside the folder)."""
+    target = (STATIC_DIR / path).resolve()
+    if (
+        not target.is_relative_to(STATIC_DIR)
+        or not target.is_file()
+        or any(part.startswith(".") for part in target.relative_to(STATIC_DIR).parts)
+        or target.suffix not in MEDIA_TYPES
+    ):
+        raise HTTPException(status_code=404, detail="not found")
+    return FileResponse(
+        target,
+        media_type=MEDIA_TYPES[target.suffix],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# ----------------------------------------------------------------------------- suggestions -----
+
+NUMBERING_RE = re.compile(
+    r"^(?:第[零〇一二三四五六七八九十百千两\d]+[编章节条](?:之[一二三四五六七八九十]+)?"
+    r"|[零〇一二三四五六七八九十]+、|[（(][零〇一二三四五六七八九十\d]+[）)]|\d+[.、．](?!\d))\s*"
+)
+BYLINE_RE = re.compile(r"^(记者|通讯员|编辑|作者|来源|发布|文号|索引号|责任编辑)")
+NEWS_TITLE_RE = re.compile(r"简报|专刊|动态|信息|快讯|新闻|通讯|周报|月报|工作情况")
+MIN_PHRASE, MAX_PHRASE = 4, 30
+
+
+def heading_phrase(heading: str, title: str = "") -> str:
+    """The usable topic of a heading: numbering stripped; for "slogan  topic" headings the topic."""
+    text = heading.strip()
+    if not text or text == title.strip() or BYLINE_RE.match(text):
+        return ""
+    text = NUMBERING_RE.sub("", text).strip()
+    parts = [p for p in re.split(r"\s+", text) if p]
+    if len(parts) > 1:
+        # Newsletter headings pair a slogan with the topic: "当好靠谱“店小二” 外资项目用地“优供快供”".
+        long_parts = [p for p in parts if len(p) >= MIN_PHRASE]
+        text = long_parts[-1] if long_parts else "".join(parts)
+    text = text.strip("：:。；;，, ")
+    if not (MIN_PHRASE <= len(text) <= MAX_PHRASE):
+        return ""
+    if any(ch in text for ch in "，。；！？,;!?") or sum(ch.isdigit() for ch in text) > len(text) // 2:
+        return ""
+    return text
+
+
+def as_question(phrase: str, title: str) -> str:
+    """Turn a heading phrase into a question a visitor would ask."""
+    if NEWS_TITLE_RE.search(title):
+        return f"{phrase}，具体是怎么做的？"
+    if re.search(r"(规定|办法|细则|要求|条件|程序|流程|标准)$", phrase):
+        return f"{phrase}有哪些内容？"
+    return f"关于{phrase}有哪些规定？"
+
+
+def _spread(items: list[str], k: int) -> list[str]:
+    """k items evenly spaced through the list (so a long law is not represented by chapter one only)."""
+    if len(items) <= k:
+        return items
+    return [items[(i * len(items)) // k] for i in range(k)]
+
+
+def build_suggestions(documents: list[Any], chunks: list[Any], limit: int = 6) -> list[str]:
+    """Suggested questions from the documents' headings, spread over the documents.
+
+    `documents`: records with id and title; `chunks`: passages with document_id and heading_path,
+    in document order. Each passage contributes its most specific usable heading.
+    """
+    titles = {d.id: d.title or "" for d in documents}
+    per_doc: dict[str, list[str]] = {d.id: [] for d in documents}
+    seen: set[str] = set()
+    for chunk in chunks:
+        doc_id = chunk.document_id
+        if doc_id not in per_doc:
+            continue
+        title = titles.get(doc_id, "")
+        for heading in reversed(list(chunk.heading_path or [])):
+            phrase = heading_phrase(heading, title)
+            if phrase:
+                if phrase not in seen:
+                    seen.add(phrase)
+                    per_doc[doc_id].append(as_question(phrase, title))
+                break
+    for doc_id, questions in per_doc.items():
+        if not questions and titles.get(doc_id):
+            questions.append(f"《{titles[doc_id]}》主要讲了什么？")
+    docs_with = [q for q in per_doc.values() if q]
+    if not docs_with:
+        return []
+    share = max(1, -(-limit // len(docs_with)))
+    picked = [_spread(q, share) for q in docs_with]
+    out: list[str] = []
+    for i in range(share):
+        for questions in picked:
+            if i < len(questions) and len(out) < limit:
+                out.append(questions[i])
+    return out
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, list[str]] = {}
+
+
+def suggestions_for(request: Request, limit: int = 6) -> tuple[list[str], bool]:
+    """(questions, ready); cached per index generation."""
+    bot = getattr(request.app.state, "assistant", None)
+    if bot is None:
+        return [], False
+    try:
+        snap = bot.index.snapshot
+    except Exception:  # index not loaded yet: the page retries
+        return [], False
+    key = f"{getattr(snap, 'generation', '')}:{len(snap.chunks)}:{limit}"
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key], True
+    result = build_suggestions(list(snap.documents.values()), list(snap.chunks), limit)
+    with _cache_lock:
+        _cache.clear()
+        _cache[key] = result
+    return result, True
+
+
+@router.get("/api/suggestions", tags=["pages"])
+def suggestions(request: Request, limit: int = 6) -> dict[str, Any]:
+    """Questions for the kiosk's start screen, drawn from the indexed documents' headings."""
+    questions, ready = suggestions_for(request, max(1, min(limit, 20)))
+    return {"suggestions": questions, "ready": ready}
+
+
+@router.get("/api/page-config", tags=["pages"])
+def page_config(request: Request) -> dict[str, Any]:
+    """What the kiosk page needs at start: idle reset time, request limits, suggested questions."""
+    settings: Settings = request.app.state.settings
+    questions, ready = suggestions_for(request)
+    return {
+        "idle_reset_seconds": settings.idle_reset_seconds,
+        "max_history_turns": settings.max_history_turns,
+        "max_question_chars": settings.max_question_chars,
+        "suggestions": questions,
+        "ready": ready,
+    }

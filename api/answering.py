@@ -1,0 +1,83 @@
+"""What ask and the OpenAI-compatible chat share: limits, the call into the library, streaming."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assistant.errors import InvalidInput
+from assistant.models import Answer
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+from .schemas import AskResponse, CitationOut
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+PIECE = re.compile(r"\[\d+\]|[^\[]+|\[")
+DELTA_CHARS = 16
+
+
+def check_question(question: str, settings: Settings, field: str = "question") -> str:
+    q = question.strip()
+    if not q:
+        raise InvalidInput(f"{field}: must not be blank")
+    if len(q) > settings.max_question_chars:
+        raise InvalidInput(
+            f"{field}: at most {settings.max_question_chars} characters (got {len(q)})"
+        )
+    return q
+
+
+def split_history(turns: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Earlier user questions and earlier assistant replies, each oldest first."""
+    questions = [text for role, text in turns if role == "user" and text.strip()]
+    answers = [text for role, text in turns if role == "assistant" and text.strip()]
+    return questions, answers
+
+
+def ask(bot: Assistant, question: str, turns: Sequence[tuple[str, str]]) -> Answer:
+    """Blocking: call from a worker thread (plain `def` routes run in FastAPI's threadpool)."""
+    questions, answers = split_history(turns)
+    return bot.ask(question, questions, answers)
+
+
+def deltas(text: str, size: int = DELTA_CHARS) -> Iterator[str]:
+    """The answer text in small pieces; a [n] marker is never split across pieces."""
+    for piece in PIECE.findall(text):
+        if piece.startswith("[") and piece.endswith("]"):
+            yield piece
+            continue
+        for i in range(0, len(piece), size):
+            yield piece[i : i + size]
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def ask_events(answer: Answer) -> Iterator[str]:
+    """`/api/ask` as server-sent events: `delta` events ({"text"}), one `citations` event, then `done`."""
+    body = AskResponse.from_answer(answer)
+    for piece in deltas(body.answer):
+        yield sse("delta", {"text": piece})
+    tail = body.model_dump(exclude={"answer"})
+    yield sse("citations", tail)
+    yield sse("done", {"ok": True})
+
+
+def source_list(citations: Sequence[CitationOut]) -> str:
+    """The citations as plain text lines for chat clients that only show `content`."""
+    if not citations:
+        return ""
+    lines = ["", "", "来源："]
+    for c in citations:
+        s = c.source
+        where = f"《{s.title}》"
+        if s.heading:
+            where += " " + " > ".join(s.heading)
+        if s.page:
+            where += f"，第{s.page}页"
+        lines.append(f"[{c.id}] {where}")
+    return "\n".join(lines)

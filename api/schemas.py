@@ -1,0 +1,356 @@
+"""Request and response models of the HTTP API, kept apart from the library's dataclasses.
+
+Limits that come from settings (question length, history turns, top_k) are checked in the routes,
+so the same app honours whatever PA_* values it was started with; the bounds written here are only
+hard ceilings that no configuration can lift.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from assistant.index import DocumentRecord
+from assistant.models import Answer, Citation, Hit
+
+# Hard ceilings (settings may be stricter, never looser).
+MAX_TEXT_CHARS = 20_000
+MAX_MESSAGES = 200
+
+
+def clean_text(value: str) -> str:
+    """Drop what no tokenizer should see: lone surrogates and control characters (tabs and newlines stay)."""
+    return "".join(
+        ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+
+
+# ----- errors ------------------------------------------------------------------------------
+
+
+class ErrorResponse(BaseModel):
+    """The one envelope every error is returned in."""
+
+    ok: Literal[False] = False
+    error: str = Field(description="What went wrong, in one sentence.")
+    status: int = Field(
+        description="The HTTP status code, repeated for clients that only see the body."
+    )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        401: "Missing or wrong bearer key",
+        413: "Request too large",
+        422: "Invalid request",
+        429: "Too many requests",
+        503: "Index not ready",
+    }.items()
+}
+
+
+# ----- health -------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    ok: bool = True
+
+
+class Ready(BaseModel):
+    ok: bool = True
+    documents: int
+    chunks: int
+    embedder: str
+    jobs_pending: int = 0
+
+
+# ----- search -------------------------------------------------------------------------------
+
+
+class SearchFilters(BaseModel):
+    document_ids: list[str] = Field(
+        default_factory=list, max_length=100, description="Only these documents."
+    )
+    heading: str = Field(
+        "", max_length=200, description="Only passages whose heading path contains this."
+    )
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What to look for.")
+    top_k: int | None = Field(
+        None, ge=1, description="How many passages (default from settings, at most max_top_k)."
+    )
+    filters: SearchFilters | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        return clean_text(v)
+
+
+class Source(BaseModel):
+    """Where a passage sits: its document, heading path, first page and character offsets in the cleaned text."""
+
+    document_id: str
+    title: str
+    heading: list[str]
+    page: int | None
+    start: int
+    end: int
+
+
+class SearchHit(BaseModel):
+    text: str
+    score: float
+    source: Source
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> SearchHit:
+        c = hit.chunk
+        return cls(
+            text=c.text,
+            score=float(hit.score),
+            source=Source(
+                document_id=c.document_id,
+                title=c.document_title,
+                heading=list(c.heading_path),
+                page=c.pages[0] if c.pages else None,
+                start=c.start,
+                end=c.end,
+            ),
+        )
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+
+
+# ----- ask ----------------------------------------------------------------------------------
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TEXT_CHARS)
+
+    @field_validator("content")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        return clean_text(v)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="The question (at most max_question_chars).",
+    )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_MESSAGES,
+        description="Earlier turns, oldest first (at most max_history_turns).",
+    )
+    stream: bool = Field(
+        False, description="Stream server-sent events (same as `Accept: text/event-stream`)."
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        return clean_text(v)
+
+
+class CitationOut(BaseModel):
+    id: int = Field(description="The n of the [n] marker in the answer text.")
+    quote: str = Field(description="Verbatim text of the cited passage.")
+    source: Source
+
+    @classmethod
+    def from_citation(cls, c: Citation) -> CitationOut:
+        return cls(
+            id=c.number,
+            quote=c.quote,
+            source=Source(
+                document_id=c.document_id,
+                title=c.title,
+                heading=list(c.heading_path),
+                page=c.page,
+                start=c.start,
+                end=c.end,
+            ),
+        )
+
+
+class AskResponse(BaseModel):
+    answer: str = Field(description="Answer text with [n] citation markers.")
+    citations: list[CitationOut]
+    abstained: bool = Field(description="True when the documents do not answer the question.")
+    confidence: float
+    timings: dict[str, float]
+    related: list[SearchHit] = Field(
+        default_factory=list, description="Nearby passages, useful when abstaining."
+    )
+
+    @classmethod
+    def from_answer(cls, a: Answer) -> AskResponse:
+        return cls(
+            answer=a.text,
+            citations=[CitationOut.from_citation(c) for c in a.citations],
+            abstained=a.abstained,
+            confidence=float(a.confidence),
+            timings={k: float(v) for k, v in a.timings.items()},
+            related=[SearchHit.from_hit(h) for h in a.related],
+        )
+
+
+# ----- OpenAI-compatible chat ---------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return clean_text(self.content)
+        return clean_text(
+            "".join(p.text or "" for p in self.content if p.type in ("text", "input_text"))
+        )
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat completion request we use; other fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field("policy-assistant", max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+
+
+class ChatReply(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatReply
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[CitationOut] = Field(
+        description="The sources behind the [n] markers (an extension)."
+    )
+    abstained: bool = False
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "policy-assistant"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# ----- documents and jobs -------------------------------------------------------------------
+
+# Metadata keys that describe the server, not the document (paths, internal file names).
+PRIVATE_METADATA = {"root", "upload"}
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    type: str
+    pages: int
+    chunks: int
+    ingested_at: str
+    hash: str
+    filename: str = Field(description="The file's name as ingested or uploaded (display only).")
+    ocr_pages: list[int] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def from_record(cls, r: DocumentRecord) -> DocumentSummary:
+        meta = {k: v for k, v in r.metadata.items() if k not in PRIVATE_METADATA}
+        filename = meta.get("filename") or r.source.replace("\\", "/").rsplit("/", 1)[-1]
+        return cls(
+            id=r.id,
+            title=r.title,
+            type=r.doc_type,
+            pages=r.pages,
+            chunks=r.chunks,
+            ingested_at=r.ingested_at,
+            hash=r.content_hash,
+            filename=filename,
+            ocr_pages=list(r.ocr_pages),
+            metadata=meta,
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class DocumentDetail(DocumentSummary):
+    text: str = Field(description="The cleaned text every citation's start/end offsets point into.")
+
+
+class Deleted(BaseModel):
+    ok: bool = True
+    deleted: str
+
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["upload", "reindex"]
+    status: JobStatus
+    filename: str = ""
+    document_id: str | None = None
+    result: str | None = Field(
+        None, description="added, updated or unchanged (uploads); a summary (reindex)."
+    )
+    chunks: int | None = None
+    error: str | None = None
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]

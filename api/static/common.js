@@ -1,0 +1,335 @@
+// Shared helpers for the kiosk and staff pages: API calls, SSE streaming, safe DOM building.
+//
+// Every piece of text that comes from the server (answers, document text, titles) goes into the
+// page through text nodes, never through innerHTML: a document containing "<script>" shows it.
+
+/** A failed API call, with a kind the pages turn into a friendly message. */
+export class ApiError extends Error {
+  /**
+   * @param {string} message  detail (server's `error` field when there is one)
+   * @param {"network"|"timeout"|"http"|"aborted"|"protocol"} kind
+   * @param {number} [status]
+   */
+  constructor(message, kind, status = 0) {
+    super(message);
+    this.name = "ApiError";
+    this.kind = kind;
+    this.status = status;
+  }
+}
+
+/** A URL relative to the page, so the app also works behind a path prefix. */
+export function apiUrl(path) {
+  return new URL(path, document.baseURI).toString();
+}
+
+async function errorFromResponse(resp) {
+  let detail = "";
+  try {
+    const body = await resp.json();
+    detail = typeof body.error === "string" ? body.error : typeof body.detail === "string" ? body.detail : "";
+  } catch {
+    /* not JSON */
+  }
+  return new ApiError(detail || `HTTP ${resp.status}`, "http", resp.status);
+}
+
+function withTimeout(signal, ms) {
+  const ctrl = new AbortController();
+  let timedOut = false;
+  let timer = 0;
+  const arm = (delay) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort();
+    }, delay);
+  };
+  arm(ms);
+  const onAbort = () => ctrl.abort();
+  if (signal) {
+    if (signal.aborted) ctrl.abort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  return {
+    signal: ctrl.signal,
+    timedOut: () => timedOut,
+    restart: (delay = ms) => arm(delay),
+    clear() {
+      clearTimeout(timer);
+      if (signal) signal.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+function translateFetchError(err, t) {
+  if (err instanceof ApiError) return err;
+  if (t.timedOut()) return new ApiError("timeout", "timeout");
+  if (err && err.name === "AbortError") return new ApiError("aborted", "aborted");
+  return new ApiError(String((err && err.message) || err), "network");
+}
+
+/** GET or POST JSON with a timeout; throws ApiError. */
+export async function requestJSON(path, { method = "GET", body, signal, timeout = 20000 } = {}) {
+  const t = withTimeout(signal, timeout);
+  try {
+    const resp = await fetch(apiUrl(path), {
+      method,
+      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: t.signal,
+    });
+    if (!resp.ok) throw await errorFromResponse(resp);
+    const data = await resp.json();
+    if (data && data.ok === false) throw new ApiError(data.error || "error", "http", data.status || resp.status);
+    return data;
+  } catch (err) {
+    throw translateFetchError(err, t);
+  } finally {
+    t.clear();
+  }
+}
+
+/** Parse one SSE block ("event: x\ndata: {...}") into {event, data}. */
+function parseBlock(block) {
+  let event = "message";
+  const data = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (!line || line.startsWith(":")) continue;
+    const i = line.indexOf(":");
+    const field = i < 0 ? line : line.slice(0, i);
+    let value = i < 0 ? "" : line.slice(i + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  }
+  if (!data.length && event === "message") return null;
+  const raw = data.join("\n");
+  let parsed = raw;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    /* plain text payload */
+  }
+  return { event, data: parsed };
+}
+
+/**
+ * POST `body` and stream the Server-Sent Events back (EventSource cannot POST).
+ * Calls onEvent({event, data}) per event. A server that answers with plain JSON instead
+ * (no streaming) is passed through as one {event: "json", data} event.
+ * `idleTimeout`: abort when no byte arrives for this long.
+ */
+export async function streamSSE(path, body, { signal, onEvent, idleTimeout = 45000, firstByteTimeout = 60000 } = {}) {
+  const t = withTimeout(signal, firstByteTimeout);
+  try {
+    const resp = await fetch(apiUrl(path), {
+      method: "POST",
+      headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal: t.signal,
+    });
+    if (!resp.ok) throw await errorFromResponse(resp);
+    const type = resp.headers.get("content-type") || "";
+    if (!type.includes("text/event-stream")) {
+      const data = await resp.json();
+      if (data && data.ok === false) throw new ApiError(data.error || "error", "http", data.status || resp.status);
+      onEvent({ event: "json", data });
+      return;
+    }
+    if (!resp.body) throw new ApiError("no body", "protocol");
+    const reader = resp.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    t.restart(idleTimeout);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      t.restart(idleTimeout);
+      buffer += decoder.decode(value, { stream: true });
+      let m;
+      while ((m = /\r?\n\r?\n/.exec(buffer))) {
+        const block = buffer.slice(0, m.index);
+        buffer = buffer.slice(m.index + m[0].length);
+        const ev = parseBlock(block);
+        if (ev) onEvent(ev);
+      }
+    }
+    buffer += decoder.decode();
+    if (buffer.trim()) {
+      const ev = parseBlock(buffer);
+      if (ev) onEvent(ev);
+    }
+  } catch (err) {
+    throw translateFetchError(err, t);
+  } finally {
+    t.clear();
+  }
+}
+
+/** A friendly Chinese sentence for an error; never a stack trace. */
+export function friendlyError(err) {
+  const kind = err && err.kind;
+  if (kind === "network") return "暂时连接不上服务，请稍后点击“重试”，或咨询窗口工作人员。";
+  if (kind === "timeout") return "服务响应超时，请点击“重试”，或咨询窗口工作人员。";
+  if (kind === "http") {
+    if (err.status === 503) return "系统正在准备资料，请稍等片刻后点击“重试”。";
+    if (err.status === 429) return "提问太频繁了，请稍等一会儿再试。";
+    if (err.status === 413 || err.status === 422 || err.status === 400) {
+      return `问题无法处理：${err.message}`;
+    }
+    if (err.status >= 500) return "服务暂时出了点问题，请点击“重试”，或咨询窗口工作人员。";
+    return `请求未成功：${err.message}`;
+  }
+  return "出了点问题，请点击“重试”，或咨询窗口工作人员。";
+}
+
+/**
+ * Build an element. Children that are strings become text nodes (never parsed as HTML).
+ * attrs: class, dataset (object), on<event> (function), aria-*/other attributes as strings.
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+/** "第 3 页" or "" */
+export function pageLabel(page) {
+  return page === null || page === undefined || page === "" ? "" : `第 ${page} 页`;
+}
+
+/** Heading path (list or string) as "一 > 二" */
+export function headingLabel(heading) {
+  if (Array.isArray(heading)) return heading.filter(Boolean).join(" › ");
+  return heading ? String(heading) : "";
+}
+
+/** The document's cleaned text from a GET /api/documents/{id} body, whatever it is called. */
+export function documentText(doc) {
+  if (!doc) return "";
+  for (const key of ["text", "content", "clean_text"]) if (typeof doc[key] === "string") return doc[key];
+  if (doc.document && typeof doc.document.text === "string") return doc.document.text;
+  return "";
+}
+
+export function documentTitle(doc, fallback = "") {
+  if (!doc) return fallback;
+  return doc.title || (doc.document && doc.document.title) || (doc.metadata && doc.metadata.title) || fallback;
+}
+
+const docCache = new Map();
+
+/** GET /api/documents/{id}, cached for the page's life. */
+export function fetchDocument(id, { signal } = {}) {
+  if (!docCache.has(id)) {
+    const p = requestJSON(`api/documents/${encodeURIComponent(id)}`, { signal, timeout: 20000 });
+    docCache.set(id, p);
+    p.catch(() => docCache.delete(id));
+  }
+  return docCache.get(id);
+}
+
+export function forgetDocuments() {
+  docCache.clear();
+}
+
+/**
+ * Where the cited passage sits in `text`: [start, end) from the offsets, but if the quote is
+ * not exactly there and appears nearby, the quote's own position.
+ */
+export function locateSpan(text, start, end, quote) {
+  const s = Number.isInteger(start) ? Math.max(0, Math.min(start, text.length)) : -1;
+  const e = Number.isInteger(end) ? Math.max(s, Math.min(end, text.length)) : -1;
+  const q = (quote || "").trim();
+  if (s >= 0 && e > s) {
+    if (!q || text.slice(s, e).includes(q.slice(0, Math.min(q.length, 20)))) return [s, e];
+  }
+  if (q) {
+    const from = Math.max(0, (s >= 0 ? s : 0) - 2000);
+    let i = text.indexOf(q, from);
+    if (i < 0) i = text.indexOf(q);
+    if (i >= 0) return [i, i + q.length];
+  }
+  return s >= 0 && e > s ? [s, e] : [0, 0];
+}
+
+/** A window of text around [s, e), widened to line boundaries, at most ~`radius` chars each side. */
+export function contextWindow(text, s, e, radius = 260) {
+  let a = Math.max(0, s - radius);
+  let b = Math.min(text.length, e + radius);
+  const nlBefore = text.lastIndexOf("\n", s - 1);
+  if (nlBefore >= a) a = nlBefore + 1;
+  else if (a > 0) {
+    const stop = text.slice(a, s).search(/[。！？；]/);
+    if (stop >= 0) a = a + stop + 1;
+  }
+  const nlAfter = text.indexOf("\n", e);
+  if (nlAfter >= 0 && nlAfter <= b) b = nlAfter;
+  else if (b < text.length) {
+    const tail = text.slice(e, b);
+    const stops = [...tail.matchAll(/[。！？；]/g)];
+    if (stops.length) b = e + stops[stops.length - 1].index + 1;
+  }
+  return [a, b];
+}
+
+/** Text with [s, e) wrapped in <mark class="cited">; returns {fragment, mark}. */
+export function markedText(text, s, e, { from = 0, to = text.length } = {}) {
+  const frag = document.createDocumentFragment();
+  let mark = null;
+  if (from > 0) frag.append(el("span", { class: "ellipsis", "aria-hidden": "true" }, "……"));
+  if (e > s && s >= from && e <= to) {
+    frag.append(document.createTextNode(text.slice(from, s)));
+    mark = el("mark", { class: "cited" }, text.slice(s, e));
+    frag.append(mark);
+    frag.append(document.createTextNode(text.slice(e, to)));
+  } else {
+    frag.append(document.createTextNode(text.slice(from, to)));
+  }
+  if (to < text.length) frag.append(el("span", { class: "ellipsis", "aria-hidden": "true" }, "……"));
+  return { fragment: frag, mark };
+}
+
+/** Copy text to the clipboard; falls back to a hidden textarea where the async API is missing. */
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    /* fall through */
+  }
+  const area = el("textarea", { class: "offscreen", "aria-hidden": "true" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}

@@ -1,0 +1,146 @@
+"""Ingest and index: idempotence, updates, removal, atomic visibility, filters, failures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import NotFound
+from assistant.ingest import document_id
+from assistant.retrieve import Filters
+from assistant.service import Assistant
+from assistant.settings import get_settings
+from tests.conftest import CORPUS
+
+LAW = "中华人民共和国测试法\n第一章 总则\n第一条 宅基地使用权人依法对集体所有的土地享有占有和使用的权利。\n第二条 建设用地使用权可以在土地的地表、地上或者地下分别设立。\n"
+NOTICE = "关于做好二手房带押过户工作的通知\n一、办理流程\n（一）买卖双方共同申请转移登记和抵押权变更登记。\n（二）银行发放新的贷款。\n"
+
+
+@pytest.fixture
+def lexical_bot(tmp_path: Path) -> Assistant:
+    """A lexical-only assistant: these tests are about bookkeeping, not semantics."""
+    return Assistant(get_settings(index_dir=tmp_path / "ix", embedder="none"))
+
+
+def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_reingest_skips_unchanged_updates_changed_removes_deleted(lexical_bot: Assistant, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "law.txt", LAW)
+    write(docs, "notice.md", NOTICE)
+    first = lexical_bot.ingest([docs])
+    assert sorted(first.added) == ["law.txt", "notice.md"] and not first.failed
+    chunks_before = len(lexical_bot.index.snapshot.chunks)
+
+    again = lexical_bot.ingest([docs])
+    assert sorted(again.skipped) == ["law.txt", "notice.md"] and not again.added and not again.updated
+    assert len(lexical_bot.index.snapshot.chunks) == chunks_before
+
+    write(docs, "law.txt", LAW + "第三条 新增的条款内容关于耕地保护。\n")
+    (docs / "notice.md").unlink()
+    third = lexical_bot.ingest([docs])
+    assert third.updated == ["law.txt"] and third.removed and not third.added
+    titles = {d.title for d in lexical_bot.documents()}
+    assert titles == {"中华人民共和国测试法"}
+    assert lexical_bot.search("耕地保护")[0].chunk.document_id == document_id("law.txt")
+    assert lexical_bot.search("带押过户") == [] or all(h.chunk.document_id == document_id("law.txt") for h in lexical_bot.search("带押过户"))
+    # no chunk of an old version survives
+    assert all(c.id.startswith(f"{document_id('law.txt')}-") for c in lexical_bot.index.snapshot.chunks)
+
+
+def test_one_broken_file_never_stops_the_others(lexical_bot: Assistant, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "good.txt", LAW)
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (docs / "noise.docx").write_bytes(bytes(range(256)) * 10)
+    report = lexical_bot.ingest([docs])
+    assert report.added == ["good.txt"]
+    failed = dict(report.failed)
+    assert set(failed) == {"empty.txt", "broken.pdf", "noise.docx"}
+    assert all(reason for reason in failed.values())
+    assert "failed" in report.summary()
+
+
+def test_half_written_document_is_invisible_and_a_rerun_completes_it(lexical_bot: Assistant, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "law.txt", LAW)
+    lexical_bot.ingest([docs])
+    index = lexical_bot.index
+    (good,) = index.snapshot.documents.values()
+    # Simulate a crash between writing chunks and the document record: chunks of a new version, no record.
+    index._chunks.upsert(
+        ids=["orphan-1"],
+        embeddings=[[1.0]],
+        documents=["孤儿片段：不应被检索到的内容"],
+        metadatas=[{"doc_id": good.id, "hash": "new-version", "title": "t", "heading": "[]", "pages": "[]", "start": 0, "end": 1, "ocr": False, "embed_text": "孤儿片段"}],
+    )
+    index.refresh(force=True)
+    assert all(h.chunk.id != "orphan-1" for h in lexical_bot.search("孤儿片段"))
+    assert index.collect_garbage() == 1
+    assert lexical_bot.ingest([docs]).skipped == ["law.txt"]
+
+
+def test_delete_and_unknown_document(lexical_bot: Assistant, tmp_path: Path) -> None:
+    path = write(tmp_path, "notice.txt", NOTICE)
+    lexical_bot.ingest([path])
+    doc_id = document_id("notice.txt")
+    record, text = lexical_bot.document(doc_id)
+    assert record.title == "关于做好二手房带押过户工作的通知" and "转移登记" in text
+    lexical_bot.delete(doc_id)
+    assert lexical_bot.search("转移登记") == []
+    with pytest.raises(NotFound):
+        lexical_bot.delete(doc_id)
+    with pytest.raises(NotFound):
+        lexical_bot.document("nope")
+
+
+def test_filters_by_document_and_heading(lexical_bot: Assistant, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "law.txt", LAW)
+    write(docs, "notice.txt", NOTICE)
+    lexical_bot.ingest([docs])
+    law_id = document_id("law.txt")
+    hits = lexical_bot.search("土地 登记", filters=Filters(document_ids=[law_id]))
+    assert hits and all(h.chunk.document_id == law_id for h in hits)
+    hits = lexical_bot.search("登记", filters=Filters(heading="办理流程"))
+    assert hits and all("办理流程" in h.chunk.heading for h in hits)
+
+
+def test_sidecar_metadata_and_chunk_provenance(seed_assistant: Assistant) -> None:
+    (record,) = seed_assistant.documents()
+    assert record.metadata["issuer"] == "平湖市自然资源和规划局"
+    assert "date" not in record.metadata  # unknown fields are left out, never invented
+    _, text = seed_assistant.document(record.id)
+    for chunk in seed_assistant.index.snapshot.chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.embed_text.startswith(record.title)
+
+
+def test_dense_and_lexical_both_contribute(seed_assistant: Assistant) -> None:
+    hits = seed_assistant.search("房子还有贷款没还清能直接卖吗", top_k=3)
+    assert "带押过户" in hits[0].chunk.text
+    assert hits[0].dense is not None and hits[0].lexical is not None
+    vec = seed_assistant.embedder.embed(["带押过户"], query=True)  # type: ignore[union-attr]
+    assert vec.shape == (1, 384) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-3)
+
+
+def test_index_reopens_from_disk(seed_index_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(seed_index_dir, copy)
+    bot = Assistant(get_settings(index_dir=copy), create=False)
+    assert len(bot.index.snapshot.chunks) > 10
+    assert "15%" in bot.search("战略性新兴产业用地配套设施比例")[0].chunk.text
+
+
+def test_corpus_has_the_seed_with_a_sidecar() -> None:
+    files = sorted(p.name for p in CORPUS.iterdir())
+    assert any(f.endswith(".txt") for f in files) and any(f.endswith(".meta.json") for f in files)
