@@ -164,7 +164,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     print("Retrieval (answerable questions; hit = a passage containing an evidence string)")
     print(format_table(report["retrieval"], ["n", "r@1", "r@3", "r@5", "mrr"]))
     if report["retrieval"]["misses@5"]:
-        print("missed in top 5:", ", ".join(report["retrieval"]["misses@5"]))
+        misses = report["retrieval"]["misses@5"]
+        print(f"missed in top 5 ({len(misses)}):", ", ".join(misses[:20]) + (" …" if len(misses) > 20 else ""))
     if "answers" in report:
         print("\nAnswers")
         print(format_table(report["answers"], ["n", "facts", "cite_prec", "abstain_ok", "false_abst", "chars"]))
