@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from assistant.errors import IngestError
 from assistant.models import PageSpan, ParsedFile
@@ -33,17 +34,28 @@ _TRANSLATE: dict[int, str | None] = {
     int(src, 16): chr(int(dst, 16)) for src, dst in (pair.split(":") for pair in _RADICALS.split())
 }
 _TRANSLATE |= {cp: None for cp in (0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
-_TRANSLATE |= {cp: " " for cp in (0x09, 0xA0, 0x1680, 0x202F, 0x205F, 0x3000, *range(0x2000, 0x200B))}
+# Control characters, except the ones str.splitlines treats as line breaks (\v \f \x1c-\x1e \x85).
+_CONTROLS = {*range(0x09), *range(0x0E, 0x1C), 0x1F, *range(0x7F, 0xA0)} - {0x85}
+_TRANSLATE |= dict.fromkeys(_CONTROLS)
+_TRANSLATE |= {
+    cp: " " for cp in (0x09, 0xA0, 0x1680, 0x202F, 0x205F, 0x3000, *range(0x2000, 0x200B))
+}
 # NFKC would turn Chinese full-width punctuation into ASCII (，→,) and ①/² into plain digits;
 # those carry meaning in Chinese text, so they are kept as they are.
-_NFKC_KEEP = re.compile(r"([！（），：；？［］｛｝｜～＂＇…\u2460-\u24ff\u3251-\u32bf\u00b2\u00b3\u00b9])")
+_NFKC_KEEP = re.compile(
+    r"([！（），：；？［］｛｝｜～＂＇…\u2460-\u24ff\u3251-\u32bf\u00b2\u00b3\u00b9])"
+)
 
 _CJK = "\u2e80-\u2fdf\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’—…·"
 _SQUEEZE = re.compile(rf"(?<=[{_CJK}]) +(?=[{_CJK}\d])|(?<=\d) +(?=[{_CJK}])")
-_WIDE = re.compile(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]")
+_WIDE = re.compile(
+    r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
+)
 _NUM = "一二三四五六七八九十百千零〇两"
 _MARKER = re.compile(rf"^第[{_NUM}\d]+(?:分编|编|章|节|条)(?= )")
-_HEADING = re.compile(rf"^(?:第[{_NUM}\d]+(?:分编|编|章|节)|目 ?录|序 ?言|前 ?言|附 ?则|附 ?录)(?: |$)")
+_HEADING = re.compile(
+    rf"^(?:第[{_NUM}\d]+(?:分编|编|章|节)|目 ?录|序 ?言|前 ?言|附 ?则|附 ?录)(?: |$)"
+)
 _STARTS_BLOCK = re.compile(
     rf"^(?:第[{_NUM}\d]+(?:分编|编|章|节|条)(?: |$)|[{_NUM}]{{1,3}}[、．]|[（(][{_NUM}\d]{{1,3}}[）)]"
     r"|\d{1,2}(?:、|．|\.(?!\d))|[\u2460-\u249b]|附件 ?\d*(?:[:： ]|$))"
@@ -51,7 +63,8 @@ _STARTS_BLOCK = re.compile(
 _TERMINAL = set("。！？；：…”」』）】!?;:).")
 _CONTINUES = set("，、,（(《〈“‘-—和与及")
 _PROSE = re.compile(r"[，。；！？,;]")
-_PAIRS = ["（）", "()", "《》", "〈〉", "“”"]
+# Quotes are left out: multi-paragraph quotations and OCR slips leave them open all the time.
+_PAIRS = ["（）", "()", "《》", "〈〉"]
 _PAGE_NUMBER = re.compile(
     r"^(?:[-—–_~·•* ]*\d{1,4}[-—–_~·•* ]*|第 ?\d{1,4} ?页(?: ?[,，/]? ?共 ?\d{1,4} ?页)?"
     r"|共 ?\d{1,4} ?页 ?[,，]? ?第 ?\d{1,4} ?页|\d{1,4} ?/ ?\d{1,4}|(?:page|p\.) ?\d{1,4}(?: ?(?:of|/) ?\d{1,4})?)$",
@@ -89,9 +102,9 @@ def clean(parsed: ParsedFile) -> tuple[str, list[PageSpan]]:
     if not lines:
         raise IngestError("document has no text left after cleaning")
     joinable = layout or parsed.doc_type in ("txt", "md")
-    typical = _typical_width(lines) if layout else 0
+    typical = _typical_width(lines) if layout else None
     paragraphs: list[list[_Line]] = [[lines[0]]]
-    for prev, line in zip(lines, lines[1:], strict=False):
+    for prev, line in pairwise(lines):
         if joinable and _continues(prev, line, paragraphs[-1], layout, typical):
             paragraphs[-1].append(line)
         else:
@@ -134,7 +147,9 @@ def _drop_page_numbers(lines: list[_Line], layout: bool) -> list[_Line]:
     if not layout:
         return [line for line in lines if not _PAGE_NUMBER_MARKED.match(line.text)]
     edges = set(range(min(_EDGE, len(lines)))) | set(range(max(0, len(lines) - _EDGE), len(lines)))
-    return [line for i, line in enumerate(lines) if i not in edges or not _PAGE_NUMBER.match(line.text)]
+    return [
+        line for i, line in enumerate(lines) if i not in edges or not _PAGE_NUMBER.match(line.text)
+    ]
 
 
 def _running_key(text: str) -> str:
@@ -145,7 +160,8 @@ def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
     """Lines repeated at the top or bottom of at least half the pages (after digit folding)."""
     edge_keys = []
     for lines in pages:
-        edge = lines[:_EDGE] + lines[-_EDGE:]
+        # A finished sentence is body text even when a template repeats it ("第1条 …。").
+        edge = [line for line in lines[:_EDGE] + lines[-_EDGE:] if line.text[-1] not in "。！？；"]
         edge_keys.append({_running_key(line.text) for line in edge})
     counts = Counter(key for keys in edge_keys for key in keys)
     repeated = {key for key, n in counts.items() if n >= max(3, (len(pages) + 1) // 2)}
@@ -168,17 +184,19 @@ def _width(text: str) -> int:
     return len(text) + len(_WIDE.findall(text))
 
 
-def _typical_width(lines: list[_Line]) -> int:
-    """Width of a full line of body text: the 80th percentile of line widths."""
-    widths = sorted(_width(line.text) for line in lines)
-    return widths[int(0.8 * (len(widths) - 1))]
+def _typical_width(lines: list[_Line]) -> int | None:
+    """Width of a full line: the 80th percentile over lines that stop mid-sentence (None: too few)."""
+    widths = sorted(_width(line.text) for line in lines if line.text[-1] not in _TERMINAL)
+    return widths[int(0.8 * (len(widths) - 1))] if len(widths) >= 5 else None
 
 
 def _unbalanced(text: str) -> bool:
     return any(text.count(pair[0]) > text.count(pair[1]) for pair in _PAIRS)
 
 
-def _continues(prev: _Line, line: _Line, paragraph: list[_Line], layout: bool, typical: int) -> bool:
+def _continues(
+    prev: _Line, line: _Line, paragraph: list[_Line], layout: bool, typical: int | None
+) -> bool:
     """Whether `line` continues `paragraph`, whose last line is `prev`."""
     a, b = prev.text, line.text
     if a[-1] in _TERMINAL or _STARTS_BLOCK.match(b) or line.indent:
@@ -191,18 +209,28 @@ def _continues(prev: _Line, line: _Line, paragraph: list[_Line], layout: bool, t
         # Layout breaks run to the full line width; a short unpunctuated line ends a heading or paragraph.
         if line.gap and line.page == prev.page:
             return False
-        if _width(a) >= 0.6 * typical or a[-1] in _CONTINUES:
+        # Without enough broken lines to measure the page, assume ~20 CJK characters is a full line.
+        full = 0.6 * typical if typical else 40
+        if _width(a) >= full or a[-1] in _CONTINUES:
             return True
     # Text files: only prose (a sentence with Chinese punctuation) or an open bracket is broken.
-    elif _PROSE.search(a):
+    if _PROSE.search(a) and not (layout and typical):
         return True
-    return _unbalanced("".join(part.text for part in paragraph))
+    # An open bracket carries on (a title note in brackets over several short lines), within reason.
+    text = "".join(part.text for part in paragraph)
+    return len(text) < 300 and _unbalanced(text)
 
 
 def _joiner(a: str, b: str) -> str:
     """Space between two joined pieces: only where Latin words would otherwise run together."""
     x, y = a[-1], b[0]
-    if x.isascii() and y.isascii() and y.isalnum() and x not in "-/(" and not (x.isdigit() and y.isdigit()):
+    if (
+        x.isascii()
+        and y.isascii()
+        and y.isalnum()
+        and x not in "-/("
+        and not (x.isdigit() and y.isdigit())
+    ):
         return " "
     return ""
 

@@ -25,6 +25,7 @@ from .errors import IndexNotReady, NotFound
 from .lexical import BM25
 from .models import Chunk, Document, PageSpan
 from .settings import Settings
+from .tokenize import TOKENIZER_VERSION
 
 META_ID = "__meta__"
 BATCH = 1000
@@ -94,19 +95,27 @@ class Index:
     def snapshot(self) -> Snapshot:
         """The current view; checks the store for other writers at most every refresh_seconds."""
         if time.monotonic() - self._checked_at > self.settings.refresh_seconds:
-            self.refresh()
+            # While another thread rebuilds, readers keep answering from the current view.
+            self.refresh(wait=self._snapshot is None)
         if self._snapshot is None:
             raise IndexNotReady("the index is not loaded yet")
         return self._snapshot
 
-    def refresh(self, force: bool = False) -> None:
-        """Rebuild the in-memory view if the store changed since the last look."""
-        with self._refresh_lock:
+    def refresh(self, force: bool = False, wait: bool = True) -> None:
+        """Rebuild the in-memory view if the store changed since the last look.
+
+        With wait=False it returns at once when another thread is already rebuilding.
+        """
+        if not self._refresh_lock.acquire(blocking=wait):
+            return
+        try:
             self._checked_at = time.monotonic()
             generation = self._generation()
             if not force and self._snapshot is not None and self._snapshot.generation == generation:
                 return
             self._snapshot = self._build(generation)
+        finally:
+            self._refresh_lock.release()
 
     def _generation(self) -> str:
         got = self._docs.get(ids=[META_ID], include=["metadatas"])
@@ -127,6 +136,17 @@ class Index:
             self._save_token_cache()
         bm25 = BM25([self._tokens[c.id] for c in ordered])
         return Snapshot(generation, docs, ordered, {c.id: i for i, c in enumerate(ordered)}, bm25)
+
+    def record(self, doc_id: str) -> DocumentRecord | None:
+        """A document's committed record, read from the store (not the snapshot), or None."""
+        got = self._docs.get(ids=[doc_id], include=["metadatas"])
+        if not got["ids"] or doc_id == META_ID:
+            return None
+        return DocumentRecord(**json.loads(got["metadatas"][0]["record"]))
+
+    def records(self) -> dict[str, DocumentRecord]:
+        """Every committed document record, read from the store (cheap: no chunks, no BM25)."""
+        return self._read_documents()
 
     def _read_documents(self) -> dict[str, DocumentRecord]:
         got = self._docs.get(include=["metadatas"])
@@ -167,8 +187,12 @@ class Index:
 
     # ----- writing -------------------------------------------------------------------------
 
-    def write(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray | None) -> DocumentRecord:
-        """Store a document's chunks, then its record (the moment it becomes visible), then drop old chunks."""
+    def write(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray | None, refresh: bool = True) -> DocumentRecord:
+        """Store a document's chunks, then its record (the moment it becomes visible), then drop old chunks.
+
+        refresh=False skips rebuilding this process's view (a full re-read of the store, so per-document
+        rebuilds make a bulk ingest quadratic); readers pick the change up at their next periodic check.
+        """
         if vectors is None:
             vectors = np.ones((len(chunks), 1), dtype=np.float32)
         record = DocumentRecord(
@@ -192,15 +216,19 @@ class Index:
                     documents=[c.text for c in part],
                     metadatas=[_chunk_meta(c, doc.content_hash) for c in part],
                 )
+            # The record and the new generation go in one call, so other workers never miss a commit.
             self._docs.upsert(
-                ids=[doc.id],
-                embeddings=[[0.0]],
-                documents=[doc.text],
-                metadatas=[{"record": json.dumps(asdict(record), ensure_ascii=False), "pages": _pages_json(doc.pages)}],
+                ids=[doc.id, META_ID],
+                embeddings=[[0.0], [0.0]],
+                documents=[doc.text, ""],
+                metadatas=[
+                    {"record": json.dumps(asdict(record), ensure_ascii=False), "pages": _pages_json(doc.pages)},
+                    {"generation": uuid.uuid4().hex},
+                ],
             )
-            self._bump()
             self._chunks.delete(where={"$and": [{"doc_id": doc.id}, {"hash": {"$ne": doc.content_hash}}]})
-        self.refresh(force=True)
+        if refresh:
+            self.refresh(force=True)
         return record
 
     def delete(self, doc_id: str) -> None:
@@ -229,15 +257,19 @@ class Index:
     def _load_token_cache(self) -> dict[str, list[str]]:
         try:
             data = json.loads(self._token_cache_path.read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}
+        if not isinstance(data, dict) or data.get("version") != TOKENIZER_VERSION:
+            return {}
+        tokens = data.get("tokens")
+        return tokens if isinstance(tokens, dict) else {}
 
     def _save_token_cache(self) -> None:
         path = self._token_cache_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._tokens, ensure_ascii=False), encoding="utf-8")
+        payload = {"version": TOKENIZER_VERSION, "tokens": self._tokens}
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
 
 

@@ -28,6 +28,7 @@ _BOMS = [
 ]
 _BIG_MEMBER = 5 * 2**20
 _MAX_RATIO = 200
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def parse_file(path: Path, **kw: Any) -> ParsedFile:
@@ -45,7 +46,7 @@ def parse_bytes(
         what = f"不支持的文件类型 {suffix}" if suffix else "不支持的文件类型（文件名没有扩展名）"
         raise UnsupportedFormat(f"{what}（{_SUPPORTED}）: {filename}")
     if not data.strip():
-        raise IngestError(f"{filename}: empty file ({'0 bytes' if not data else 'only whitespace'})")
+        raise IngestError(f"{filename}: empty file ({'only whitespace' if data else '0 bytes'})")
     if kind == "pdf":
         return _parse_pdf(data, filename, ocr)
     if kind == "docx":
@@ -73,7 +74,9 @@ def _decode_text(data: bytes, filename: str) -> tuple[str, str]:
             try:
                 return _check_text(data[len(bom) :].decode(encoding), binary), encoding + "-bom"
             except UnicodeDecodeError:
-                raise IngestError(f"{filename}: has a {encoding} byte-order mark but is not valid {encoding}") from None
+                raise IngestError(
+                    f"{filename}: starts with a {encoding} BOM but is not {encoding}"
+                ) from None
     if b"\x00" in data:
         # UTF-8 and GB18030 text never holds NUL bytes; UTF-16 puts one in every ASCII character.
         odd_nuls, even_nuls = data[1::2].count(0), data[0::2].count(0)
@@ -83,12 +86,17 @@ def _decode_text(data: bytes, filename: str) -> tuple[str, str]:
                 return _check_text(data.decode(encoding), binary), encoding
             except (UnicodeDecodeError, IngestError):
                 continue
-        raise binary
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return _check_text(data.decode(encoding), binary), encoding
-        except UnicodeDecodeError:
-            continue
+    try:
+        return _check_text(data.decode("utf-8"), binary), "utf-8"
+    except UnicodeDecodeError:
+        # A cut-off or slightly damaged UTF-8 file fails on a handful of bytes, GBK on nearly all.
+        lenient = data.decode("utf-8", errors="replace")
+        if lenient.count("\ufffd") <= 0.01 * (len(data) - len(data.translate(None, _HIGH_BYTES))):
+            return _check_text(lenient, binary), "utf-8 (damaged bytes replaced)"
+    try:
+        return _check_text(data.decode("gb18030"), binary), "gb18030"
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -111,6 +119,9 @@ def _check_text(text: str, binary: IngestError) -> str:
 
 
 _MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+_MD_SKIP = re.compile(
+    r"^\s*(```|~~~)|^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$"
+)  # fences, table rules
 _MD_INLINE = [
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image → alt text
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link → its text
@@ -124,7 +135,7 @@ def _strip_markdown(text: str) -> tuple[str, str]:
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
     title, out = "", []
     for line in text.split("\n"):
-        if re.match(r"^\s*(```|~~~)", line) or re.match(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", line):
+        if _MD_SKIP.match(line):
             out.append("")
             continue
         for pattern, repl in _MD_INLINE:
@@ -183,8 +194,10 @@ def _parse_pdf(data: bytes, filename: str, ocr: bool) -> ParsedFile:
                 try:
                     if not reader.decrypt(""):
                         raise IngestError(f"{filename}: PDF is encrypted (password protected)")
-                except DependencyError:
-                    raise IngestError(f"{filename}: PDF is encrypted with AES, which cannot be read here") from None
+                except DependencyError:  # AES needs the `cryptography` package
+                    raise IngestError(
+                        f"{filename}: PDF is encrypted (AES) and cannot be opened"
+                    ) from None
             n_pages = len(reader.pages)
         except IngestError:
             raise
@@ -206,7 +219,7 @@ def _parse_pdf(data: bytes, filename: str, ocr: bool) -> ParsedFile:
             pages.append(text)
         try:
             title = _pdf_title(reader, pages)
-            producer = str((reader.metadata or {}).get("/Producer", "") or "")
+            producer = _pdf_info(reader, "/Producer")
         except Exception:  # a broken /Info dictionary only costs us the title
             title, producer = "", ""
     if len(failed) == n_pages:
@@ -237,9 +250,14 @@ def _ocr_page(page: Any) -> str:
     return "\n".join(t for t in texts if t)
 
 
+def _pdf_info(reader: Any, key: str) -> str:
+    info = reader.metadata
+    return str(info.get(key) or "") if info is not None else ""
+
+
 def _pdf_title(reader: Any, pages: list[str]) -> str:
     """Metadata title when it reads like one and occurs in the first pages, else ""."""
-    raw = str((reader.metadata or {}).get("/Title", "") or "").strip()
+    raw = _pdf_info(reader, "/Title").strip()
     hexed = re.fullmatch(r"<([0-9A-Fa-f\s]+)>", raw)
     if hexed:  # some Distiller versions write the GBK bytes as a hex string
         blob = bytes.fromhex("".join(hexed.group(1).split()))
@@ -268,14 +286,15 @@ def _parse_docx(data: bytes, filename: str, max_unpacked_bytes: int) -> ParsedFi
             names = {m.filename for m in members}
     except (zipfile.BadZipFile, ValueError, OSError):
         raise IngestError(f"{filename}: not a valid DOCX (not a zip archive)") from None
-    total = sum(m.file_size for m in members)
-    if total > max_unpacked_bytes:
+    total, limit = sum(m.file_size for m in members) / 2**20, max_unpacked_bytes / 2**20
+    if total > limit:
         raise FileTooLarge(
-            f"{filename}: DOCX unpacks to {total / 2**20:.0f} MB, over the {max_unpacked_bytes / 2**20:.0f} MB limit"
+            f"{filename}: DOCX unpacks to {total:.0f} MB, over the {limit:.0f} MB limit"
         )
     for m in members:
-        if m.file_size > _BIG_MEMBER and m.file_size > _MAX_RATIO * max(m.compress_size, 1):
-            raise FileTooLarge(f"{filename}: DOCX member {m.filename} is compressed {m.file_size // max(m.compress_size, 1)}x (zip bomb?)")
+        ratio = m.file_size // max(m.compress_size, 1)
+        if m.file_size > _BIG_MEMBER and ratio > _MAX_RATIO:
+            raise FileTooLarge(f"{filename}: {m.filename} is compressed {ratio}x (zip bomb?)")
     if "word/document.xml" not in names:
         raise IngestError(f"{filename}: not a valid DOCX (no word/document.xml)")
     try:
@@ -308,7 +327,8 @@ def _docx_blocks(parent: Any, document: Any) -> Iterator[str]:
                 cells: list[str] = []
                 previous = None
                 for cell in row.cells:
-                    if cell._tc is previous:  # a merged cell is returned once per grid column it spans
+                    # A merged cell is returned once per grid column it spans.
+                    if cell._tc is previous:
                         continue
                     previous = cell._tc
                     cells.append(" ".join(" ".join(_docx_blocks(cell._tc, document)).split()))
@@ -324,10 +344,11 @@ def _docx_blocks(parent: Any, document: Any) -> Iterator[str]:
 
 # --- HTML --------------------------------------------------------------------------------
 
-_JUNK_TAGS = ["script", "style", "noscript", "template", "iframe", "svg", "button", "select", "textarea", "input", "object", "embed", "link", "meta"]
+_JUNK_TAGS = ["script", "style", "noscript", "template", "iframe", "svg", "button", "select", "textarea", "input", "object", "embed", "link", "meta"]  # fmt: skip
 _CHROME_TAGS = {"nav", "header", "footer", "aside", "form"}
 _CHROME_WORDS = re.compile(
-    r"nav|menu|footer|header|breadcrumb|crumb|sidebar|share|copyright|banner|toolbar|login|qrcode|ewm|pagination|pager|skip|search|position|location",
+    r"nav|menu|footer|header|crumb|sidebar|share|copyright|banner|toolbar|login|qrcode|ewm|pag(er|ination)"
+    r"|skip|search|position|location",
     re.I,
 )
 _MAIN_WORDS = re.compile(r"content|article|zoom|trs_editor|main|_cont\b|detail|正文", re.I)
@@ -341,6 +362,10 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 
 def _cjk(el: Any) -> int:
     return len(_CJK.findall(el.text_content()))
+
+
+def _attrs(el: Any) -> str:
+    return f"{el.get('id', '')} {el.get('class', '')}"
 
 
 def _parse_html(data: bytes, filename: str) -> ParsedFile:
@@ -365,9 +390,9 @@ def _parse_html(data: bytes, filename: str) -> ParsedFile:
     for el in root.xpath("//" + " | //".join(_JUNK_TAGS)):
         el.drop_tree()
     # "<title>" usually reads "article - site"; the segment an <h1> repeats is the article's.
-    segments = [s.strip() for s in re.split(r"\s+[-|_—]\s+|_", root.findtext(".//title") or "") if s.strip()]
-    h1s = [" ".join(h.text_content().split()) for h in root.iter("h1")]
-    title = next((s for s in segments if any(s in h or h in s for h in h1s if h)), segments[0] if segments else "")
+    segments = re.split(r"\s+[-|_—]\s+|_", " ".join((root.findtext(".//title") or "").split()))
+    h1s = [h for h in (" ".join(h.text_content().split()) for h in root.iter("h1")) if h]
+    title = next((s for s in segments if s and any(s in h or h in s for h in h1s)), segments[0])
     body = root.find("body")
     body = root if body is None else body
     main = _main_container(body)
@@ -375,77 +400,72 @@ def _parse_html(data: bytes, filename: str) -> ParsedFile:
     for el in list(main.iter()):
         if el is main or not isinstance(el.tag, str) or el.getparent() is None:
             continue
-        attrs = f"{el.get('id', '')} {el.get('class', '')}"
         hidden = re.search(r"display\s*:\s*none", el.get("style", "")) is not None
-        chrome = el.tag in _CHROME_TAGS or _CHROME_WORDS.search(attrs) is not None
+        chrome = el.tag in _CHROME_TAGS or _CHROME_WORDS.search(_attrs(el)) is not None
         if (hidden or chrome) and _cjk(el) < 0.5 * max(main_cjk, 1):
             el.drop_tree()
-    title = title or next((h for h in h1s if h), "")
-    lines: list[str] = []
-    buf: list[str] = []
-    _html_lines(main, lines, buf)
-    lines.append(" ".join("".join(buf).split()))
-    text = "\n".join(line for line in lines if line)
-    if not text.strip():
+    text = "\n".join(_html_lines(main))
+    if not text:
         raise IngestError(f"{filename}: HTML page contains no text")
+    title = title or (h1s[0] if h1s else "")
     return ParsedFile(pages=[text], doc_type="html", title=title, metadata={"encoding": encoding})
 
 
 def _main_container(body: Any) -> Any:
-    """The element holding the article: the richest content-like element, narrowed while it keeps 80% of the text."""
-    candidates = [
-        el
+    """The article: the content-like element with most CJK text, or its innermost part with 80%."""
+    scored = [
+        (el, _cjk(el))
         for el in body.iter()
         if isinstance(el.tag, str)
         and (
             el.tag in ("article", "main")
-            or _MAIN_WORDS.search(f"{el.get('id', '')} {el.get('class', '')} {el.get('wzades', '')}")
+            or _MAIN_WORDS.search(f"{_attrs(el)} {el.get('wzades', '')}")
         )
-        and not _CHROME_WORDS.search(f"{el.get('id', '')} {el.get('class', '')}")
+        and not _CHROME_WORDS.search(_attrs(el))
     ]
-    scored = [(el, _cjk(el)) for el in candidates]
     if not scored:
         return body
     best, best_cjk = max(scored, key=lambda pair: pair[1])
     if best_cjk < 100 and best_cjk < 0.25 * _cjk(body):
         return body
-    # Wrappers such as "content-container" score highest too; prefer the innermost that still has the text.
-    inner = [el for el, n in scored if n >= 0.8 * best_cjk and (el is best or best in el.iterancestors())]
+    # Wrappers such as "content-container" score as high; the innermost keeps out more chrome.
+    inner = [
+        el for el, n in scored if n >= 0.8 * best_cjk and (el is best or best in el.iterancestors())
+    ]
     return max(inner, key=lambda el: sum(1 for _ in el.iterancestors()))
 
 
-def _html_lines(el: Any, lines: list[str], buf: list[str]) -> None:
-    """Append the text of `el` to `lines`, one line per block element; table rows join cells with " | "."""
+def _html_lines(root: Any) -> list[str]:
+    """Text of `root`, one line per block element; a table row is one line, cells joined by " | "."""
+    lines: list[str] = []
+    buf: list[str] = []
 
     def flush() -> None:
+        # HTML source whitespace is layout; \u3000 and nbsp are content, left for clean.
         text = re.sub(r"[ \t\r\n\f\v]+", " ", "".join(buf)).strip()
         buf.clear()
         if text:
             lines.append(text)
 
-    tag = el.tag if isinstance(el.tag, str) else ""
-    if tag == "br":
-        flush()
-        return
-    if tag == "tr":
-        flush()
-        cells: list[str] = []
-        for cell in el:
-            if isinstance(cell.tag, str) and cell.tag in ("td", "th"):
-                text = " ".join(cell.text_content().split())
-                if text:
-                    cells.append(text)
-        if cells:
-            lines.append(" | ".join(cells))
-        return
-    block = tag in _BLOCK_TAGS
-    if block:
-        flush()
-    if el.text and tag:
-        buf.append(el.text)
-    for child in el:
-        _html_lines(child, lines, buf)
-        if child.tail:
-            buf.append(child.tail)
-    if block:
-        flush()
+    def walk(el: Any) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in ("br", "tr"):
+            flush()
+        if tag == "tr":
+            cells = [" ".join(c.text_content().split()) for c in el if c.tag in ("td", "th")]
+            lines.append(" | ".join(c for c in cells if c))
+            return
+        if tag in _BLOCK_TAGS:
+            flush()
+        if el.text and tag:
+            buf.append(el.text)
+        for child in el:
+            walk(child)
+            if child.tail:
+                buf.append(child.tail)
+        if tag in _BLOCK_TAGS:
+            flush()
+
+    walk(root)
+    flush()
+    return [line for line in lines if line]
