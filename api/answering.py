@@ -30,6 +30,31 @@ def check_question(question: str, settings: Settings, field: str = "question") -
     return q
 
 
+def check_history(
+    turns: Sequence[tuple[str, str]], settings: Settings, strict: bool = True
+) -> list[tuple[str, str]]:
+    """At most max_history_turns turns, earlier questions no longer than a question may be.
+
+    `strict` refuses what is over (422); otherwise (chat clients resend whole conversations) the
+    latest turns are kept and over-long earlier questions are cut.
+    """
+    limit, chars = settings.max_history_turns, settings.max_question_chars
+    if strict and len(turns) > limit:
+        raise InvalidInput(f"history: at most {limit} turns (got {len(turns)})")
+    kept = list(turns[-limit:]) if limit > 0 else []
+    out = []
+    for i, (role, text) in enumerate(kept):
+        text = text.strip()
+        if role == "user" and len(text) > chars:
+            if strict:
+                raise InvalidInput(
+                    f"history.{i}.content: an earlier question of at most {chars} characters"
+                )
+            text = text[:chars]
+        out.append((role, text))
+    return out
+
+
 def split_history(turns: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
     """Earlier user questions and earlier assistant replies, each oldest first."""
     questions = [text for role, text in turns if role == "user" and text.strip()]

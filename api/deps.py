@@ -40,6 +40,7 @@ async def load_assistant(app: FastAPI) -> None:
         app.state.load_error = f"{type(exc).__name__}: {exc}"
         log.exception("index failed to load")
         return
+    await asyncio.to_thread(warm_up, bot)
     app.state.assistant = bot
     app.state.jobs.attach(bot)
     snap = bot.index.snapshot
@@ -52,8 +53,17 @@ async def load_assistant(app: FastAPI) -> None:
     )
 
 
+def warm_up(bot: Assistant) -> None:
+    """One throwaway question loads the tokenizer dictionaries and the embedder, so the first
+    visitor does not wait for them; failures here are left for real requests to report."""
+    try:
+        bot.ask("预热")
+    except Exception:
+        log.warning("warm-up question failed", exc_info=True)
+
+
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_assistant(request: Request) -> Assistant:
@@ -65,11 +75,11 @@ def get_assistant(request: Request) -> Assistant:
             if error
             else "the index is still loading; try again shortly"
         )
-    return bot  # type: ignore[no-any-return]
+    return bot
 
 
 def get_jobs(request: Request) -> JobRegistry:
-    return request.app.state.jobs  # type: ignore[no-any-return]
+    return request.app.state.jobs
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -20,6 +20,7 @@ from .deps import AssistantFactory, RateLimiter, load_assistant
 from .errors import install_error_handlers
 from .jobs import JobRegistry
 from .middleware import BodyLimit, is_upload
+from .openapi import install_openapi
 from .routes import ask, chat, documents, health, pages, search
 
 DESCRIPTION = """Cited answers about Chinese government policy documents, offline.
@@ -76,6 +77,7 @@ def create_app(
         )
     for module in (health, search, ask, chat, documents, pages):
         app.include_router(module.router)
+    install_openapi(app, settings)
     return app
 
 

@@ -80,7 +80,9 @@ class SearchFilters(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What to look for.")
+    query: str = Field(
+        min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"\S", description="What to look for."
+    )
     top_k: int | None = Field(
         None, ge=1, description="How many passages (default from settings, at most max_top_k)."
     )
@@ -146,6 +148,7 @@ class AskRequest(BaseModel):
     question: str = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
+        pattern=r"\S",
         description="The question (at most max_question_chars).",
     )
     history: list[Turn] = Field(
@@ -154,7 +157,9 @@ class AskRequest(BaseModel):
         description="Earlier turns, oldest first (at most max_history_turns).",
     )
     stream: bool = Field(
-        False, description="Stream server-sent events (same as `Accept: text/event-stream`)."
+        False,
+        strict=True,
+        description="Stream server-sent events (same as `Accept: text/event-stream`).",
     )
 
     @field_validator("question")
@@ -193,6 +198,7 @@ class AskResponse(BaseModel):
     related: list[SearchHit] = Field(
         default_factory=list, description="Nearby passages, useful when abstaining."
     )
+    mode: str = Field("extractive", description="How the text was written: extractive or llm.")
 
     @classmethod
     def from_answer(cls, a: Answer) -> AskResponse:
@@ -203,6 +209,7 @@ class AskResponse(BaseModel):
             confidence=float(a.confidence),
             timings={k: float(v) for k, v in a.timings.items()},
             related=[SearchHit.from_hit(h) for h in a.related],
+            mode=a.mode,
         )
 
 
@@ -239,7 +246,7 @@ class ChatRequest(BaseModel):
 
     model: str = Field("policy-assistant", max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
+    stream: bool = Field(False, strict=True)
 
 
 class ChatReply(BaseModel):

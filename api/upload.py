@@ -21,6 +21,7 @@ from assistant.ingest import SUPPORTED, document_id
 from assistant.settings import Settings
 
 from .jobs import StoredUpload, upload_root
+from .schemas import clean_text
 
 UPLOAD_PREFIX = "uploads/"
 MAX_NAME_CHARS = 120
@@ -194,7 +195,13 @@ async def receive_upload(request: Request, settings: Settings) -> StoredUpload:
     rx = _Receiver(settings, folder)
     try:
         parser = MultipartParser(params[b"boundary"], rx.callbacks(), max_size=limit + OVERHEAD)  # type: ignore[arg-type]
+        total = 0
         async for chunk in request.stream():
+            total += len(chunk)
+            if (
+                total > limit + OVERHEAD
+            ):  # whatever the parts are, the body as a whole is bounded too
+                raise FileTooLarge(f"file over the upload limit of {limit} bytes")
             parser.write(chunk)
         parser.finalize()
     except (FileTooLarge, UnsupportedFormat, InvalidInput):
@@ -224,7 +231,7 @@ async def receive_upload(request: Request, settings: Settings) -> StoredUpload:
     name = UPLOAD_PREFIX + rx.filename
     doc_id = document_id(name)
     metadata = {"filename": rx.filename}
-    title = " ".join(rx.fields.get("title", "").split())[:200]
+    title = " ".join(clean_text(rx.fields.get("title", "")).split())[:200]
     if title:
         metadata["title"] = title
     final = folder / f"{doc_id}-{rx.sha.hexdigest()[:16]}{ext}"

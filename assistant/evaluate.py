@@ -6,7 +6,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -102,3 +102,126 @@ def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
     return "-" if v is None else str(v)
+
+
+# ----- answers -------------------------------------------------------------------------------
+
+ANSWER_COLUMNS = ("n", "facts", "cite_prec", "abstain_ok", "false_abst", "chars")
+# How many characters in a row a cited quote must share with an evidence string / the reference answer.
+EVIDENCE_OVERLAP = 10
+ANSWER_OVERLAP = 12
+
+
+def longest_common_run(a: str, b: str) -> int:
+    """Length of the longest common substring (dynamic programming, fine for sentence-sized texts)."""
+    if not a or not b:
+        return 0
+    best = 0
+    prev = [0] * (len(b) + 1)
+    for ch in a:
+        cur = [0] * (len(b) + 1)
+        for j, other in enumerate(b, 1):
+            if ch == other:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def quote_is_evidence(quote: str, item: QAItem) -> bool:
+    """Does a cited quote back the reference answer?
+
+    Yes when it holds a must_include string, shares EVIDENCE_OVERLAP characters in a row with an
+    evidence string (or all of a shorter one), or shares ANSWER_OVERLAP characters in a row with
+    the reference answer (which quotes the documents closely).
+    """
+    q = squash(quote)
+    if any(squash(m) and squash(m) in q for m in item.must_include):
+        return True
+    for e in item.evidence:
+        e = squash(e)
+        if e and longest_common_run(q, e) >= min(EVIDENCE_OVERLAP, len(e)):
+            return True
+    return bool(item.answer) and longest_common_run(q, squash(item.answer)) >= ANSWER_OVERLAP
+
+
+def facts_covered(text: str, item: QAItem) -> bool:
+    """Every must_include string appears in the answer text (whitespace and markers ignored)."""
+    t = squash(re.sub(r"\[\d+\]", "", text))
+    return all(squash(m) in t for m in item.must_include)
+
+
+@dataclass
+class AnswerRecord:
+    """One question's answer, judged."""
+
+    id: str
+    type: str
+    answerable: bool
+    abstained: bool
+    facts: bool
+    cited: int
+    cited_evidence: int
+    chars: int
+    ms: float
+    text: str = ""
+
+
+def judge(item: QAItem, answer: Any) -> AnswerRecord:
+    """Judge one `Answer` (anything with text, citations, abstained, timings) against its QA item."""
+    cited = list(answer.citations) if not answer.abstained else []
+    return AnswerRecord(
+        id=item.id,
+        type=item.type,
+        answerable=item.answerable,
+        abstained=bool(answer.abstained),
+        facts=(not answer.abstained) and facts_covered(answer.text, item),
+        cited=len(cited),
+        cited_evidence=sum(quote_is_evidence(c.quote, item) for c in cited),
+        chars=len(re.sub(r"\[\d+\]", "", answer.text)),
+        ms=float(answer.timings.get("total", 0.0)),
+        text=answer.text,
+    )
+
+
+def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
+    """facts (key-fact coverage), cite_prec, abstain_ok, false_abst and chars over some records.
+
+    facts: share of answerable questions whose answer holds every must_include string;
+    cite_prec: share of citations (of answered, answerable questions) whose quote holds evidence;
+    abstain_ok: share of unanswerable questions answered with an abstention;
+    false_abst: share of answerable questions wrongly abstained on;
+    chars: mean length of the non-abstained answers.
+    """
+    answerable = [r for r in records if r.answerable]
+    unanswerable = [r for r in records if not r.answerable]
+    answered = [r for r in answerable if not r.abstained]
+    cited = sum(r.cited for r in answered)
+    texts = [r.chars for r in records if not r.abstained]
+    return {
+        "n": len(records),
+        "facts": mean(r.facts for r in answerable) if answerable else None,
+        "cite_prec": sum(r.cited_evidence for r in answered) / cited if cited else None,
+        "abstain_ok": mean(r.abstained for r in unanswerable) if unanswerable else None,
+        "false_abst": mean(r.abstained for r in answerable) if answerable else None,
+        "chars": round(mean(texts), 1) if texts else None,
+    }
+
+
+def evaluate_answers(items: Sequence[QAItem], ask: Callable[[str, list[str]], Any]) -> dict[str, Any]:
+    """Answer every item with `ask(question, history)` and report answer_metrics per type, answerable and all.
+
+    Also lists the ids that missed a key fact, cited a non-evidence quote, or abstained wrongly.
+    """
+    records = [judge(item, ask(item.question, list(item.history))) for item in items]
+    by_type: dict[str, list[AnswerRecord]] = defaultdict(list)
+    for r in records:
+        by_type[r.type].append(r)
+    report: dict[str, Any] = {t: answer_metrics(rs) for t, rs in by_type.items()}
+    report["answerable"] = answer_metrics([r for r in records if r.answerable])
+    report["all"] = answer_metrics(records)
+    report["missed_facts"] = [r.id for r in records if r.answerable and not r.facts]
+    report["imprecise_citations"] = [r.id for r in records if r.answerable and r.cited_evidence < r.cited]
+    report["wrong_abstentions"] = [r.id for r in records if r.abstained != (not r.answerable)]
+    report["records"] = [asdict(r) for r in records]
+    return report

@@ -6,6 +6,7 @@ import hashlib
 import json
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from .chunk import chunk_document
 from .clean import clean
 from .embed import Embedder
 from .errors import AssistantError, IngestError, UnsupportedFormat
-from .index import Index
+from .index import DocumentRecord, Index
 from .models import Document
 from .parse import parse_bytes
 from .settings import Settings
@@ -44,7 +45,17 @@ class IngestReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} unchanged, "
             f"{len(self.removed)} removed, {len(self.failed)} failed; {self.chunks} chunks in {self.seconds:.1f}s"
         )
-        return "\n".join([line, *(f"  failed: {name}: {reason}" for name, reason in self.failed)])
+        return "\n".join([line, *(f"  failed: {printable(name)}: {printable(reason)}" for name, reason in self.failed)])
+
+
+def printable(text: str) -> str:
+    """`text` with control, format and line-separator characters escaped: safe on one terminal line."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text
+    )
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
 def document_id(name: str) -> str:
@@ -84,6 +95,8 @@ def build_document(data: bytes, name: str, settings: Settings, metadata: dict[st
     if not text.strip():
         raise IngestError("no text left after cleaning")
     title = metadata.pop("title", "") or parsed.title.strip() or _first_heading(text) or Path(name).stem
+    # A file name may hold control characters (ESC sequences, bidi overrides); a title never does.
+    title = "".join(ch for ch in title if unicodedata.category(ch) not in _UNPRINTABLE).strip() or "untitled"
     return Document(
         id=document_id(name),
         title=title,
@@ -117,9 +130,9 @@ def embed_chunks(embedder: Embedder | None, texts: Sequence[str], batch: int, ti
     return np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
-def index_document(doc: Document, index: Index, embedder: Embedder | None, settings: Settings, tick: Callable[[int], None] = lambda n: None) -> tuple[str, int]:
+def index_document(doc: Document, index: Index, embedder: Embedder | None, settings: Settings, tick: Callable[[int], None] = lambda n: None, refresh: bool = True) -> tuple[str, int]:
     """Write one document unless unchanged; returns ("added"|"updated"|"unchanged", chunks)."""
-    existing = index.snapshot.documents.get(doc.id)
+    existing = index.record(doc.id)
     if existing is not None and existing.content_hash == doc.content_hash:
         return "unchanged", existing.chunks
     chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
@@ -127,8 +140,24 @@ def index_document(doc: Document, index: Index, embedder: Embedder | None, setti
         raise IngestError("the document produced no passages")
     # All the slow work happens before the store is touched, so a crash leaves nothing half-written.
     vectors = embed_chunks(embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick)
-    index.write(doc, chunks, vectors)
+    index.write(doc, chunks, vectors, refresh=refresh)
     return ("updated" if existing else "added"), len(chunks)
+
+
+def _check_not_clobbering(known: DocumentRecord | None, path: Path, root: str | None) -> None:
+    """Refuse to replace a document that another, still existing file with the same relative name holds.
+
+    Ids come from names relative to the ingested folder, so `a/通知.txt` and `b/通知.txt` share one;
+    ingesting `b` must not silently drop `a`'s document. (A moved folder is fine: its old files are gone.)
+    """
+    if known is None or root is None or known.metadata.get("root") in (None, root):
+        return
+    old = Path(known.source)
+    if old.is_file() and old.resolve() != path.resolve():
+        raise IngestError(
+            f"a different file with the same name, {known.source}, is already indexed as document {known.id}; "
+            "rename one of them (or delete that document first)"
+        )
 
 
 def discover(paths: Iterable[Path]) -> list[tuple[Path, str, Path | None]]:
@@ -153,6 +182,12 @@ def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None,
     items = discover(paths)
     bar = tqdm(total=len(items), unit="doc", disable=not progress, file=sys.stderr, desc="ingest")
     seen_by_root: dict[str, set[str]] = {}
+    # Records come straight from the store: the in-memory view is rebuilt once, at the end.
+    records = index.records()
+    roots = {str(root.resolve()) for _, _, root in items if root is not None}
+    discovered = {document_id(name) for _, name, root in items if root is not None}
+    # Documents this run will prune (gone from a folder being ingested) are no one's twin.
+    leaving = {i for i, r in records.items() if r.metadata.get("root") in roots and i not in discovered} if prune else set()
     for path, name, root in items:
         bar.set_postfix_str(name[-30:])
         if root is not None:
@@ -164,22 +199,31 @@ def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None,
             if root is not None:
                 meta["root"] = str(root.resolve())
             data = path.read_bytes()
-            known = index.snapshot.documents.get(document_id(name))
-            if known is not None and known.content_hash == content_hash(data, settings, meta):
+            doc_id = document_id(name)
+            digest = content_hash(data, settings, meta)
+            known = records.get(doc_id)
+            if known is not None and known.content_hash == digest:
                 report.skipped.append(name)
                 report.chunks += known.chunks
                 bar.update(1)
                 continue
+            _check_not_clobbering(known, path, meta.get("root"))
+            twin = next((r for r in records.values() if r.content_hash == digest and r.id != doc_id and r.id not in leaving), None)
+            if twin is not None:
+                raise IngestError(f"same content as {twin.source} (document {twin.id}), which is already indexed; not indexed twice")
             doc = build_document(data, name, settings, meta, source=str(path.resolve()))
-            status, n = index_document(doc, index, embedder, settings)
+            status, n = index_document(doc, index, embedder, settings, refresh=False)
             {"added": report.added, "updated": report.updated, "unchanged": report.skipped}[status].append(name)
             report.chunks += n
+            if (fresh := index.record(doc_id)) is not None:
+                records[doc_id] = fresh
         except AssistantError as exc:
             report.failed.append((name, exc.message))
         except OSError as exc:
             report.failed.append((name, f"cannot read file: {exc.strerror or exc}"))
         bar.update(1)
     bar.close()
+    index.refresh()
     if prune:
         for doc_id, rec in list(index.snapshot.documents.items()):
             root = rec.metadata.get("root")

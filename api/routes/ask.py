@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from assistant.errors import InvalidInput
-
 from .. import answering
 from ..deps import AssistantDep, Reader, SettingsDep
+from ..openapi import OPEN
 from ..schemas import ERROR_RESPONSES, AskRequest, AskResponse
 
 router = APIRouter(tags=["ask"])
@@ -24,6 +23,7 @@ STREAM_DOC = {
     "/api/ask",
     summary="A cited answer to a question",
     dependencies=Reader,
+    openapi_extra=OPEN,
     responses={200: STREAM_DOC, **ERROR_RESPONSES},
     response_model=AskResponse,
 )
@@ -31,11 +31,8 @@ def ask(
     body: AskRequest, request: Request, bot: AssistantDep, settings: SettingsDep
 ) -> AskResponse | StreamingResponse:
     question = answering.check_question(body.question, settings)
-    if len(body.history) > settings.max_history_turns:
-        raise InvalidInput(
-            f"history: at most {settings.max_history_turns} turns (got {len(body.history)})"
-        )
-    answer = answering.ask(bot, question, [(t.role, t.content) for t in body.history])
+    turns = answering.check_history([(t.role, t.content) for t in body.history], settings)
+    answer = answering.ask(bot, question, turns)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
             answering.ask_events(answer),

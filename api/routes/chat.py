@@ -20,6 +20,7 @@ from assistant.errors import InvalidInput
 
 from .. import answering
 from ..deps import AssistantDep, Reader, SettingsDep
+from ..openapi import OPEN
 from ..schemas import (
     ERROR_RESPONSES,
     AskResponse,
@@ -37,7 +38,9 @@ MODEL = "policy-assistant"
 STARTED = int(time.time())
 
 
-@router.get("/models", summary="The one model this server offers", dependencies=Reader)
+@router.get(
+    "/models", summary="The one model this server offers", dependencies=Reader, openapi_extra=OPEN
+)
 async def models() -> ModelList:
     return ModelList(data=[ModelCard(id=MODEL, created=STARTED)])
 
@@ -46,6 +49,7 @@ async def models() -> ModelList:
     "/chat/completions",
     summary="OpenAI-compatible chat completion (stream and non-stream)",
     dependencies=Reader,
+    openapi_extra=OPEN,
     response_model=ChatCompletion,
     responses={
         200: {
@@ -62,7 +66,7 @@ def chat_completions(
     if not turns or turns[-1][0] != "user":
         raise InvalidInput("messages: the last message must come from the user")
     question = answering.check_question(turns[-1][1], settings, field="messages")
-    history = turns[:-1][-settings.max_history_turns :] if settings.max_history_turns > 0 else []
+    history = answering.check_history(turns[:-1], settings, strict=False)
     answer = answering.ask(bot, question, history)
     result = AskResponse.from_answer(answer)
     content = result.answer + answering.source_list(result.citations)

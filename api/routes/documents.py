@@ -6,11 +6,14 @@ kiosk's source viewer shows a citation in its document; changing them needs PA_A
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from ..deps import Admin, AssistantDep, JobsDep, Reader, SettingsDep
 from ..jobs import Job
+from ..openapi import OPEN
 from ..schemas import (
     ERROR_RESPONSES,
     Deleted,
@@ -25,8 +28,10 @@ from ..upload import UPLOAD_OPENAPI, receive_upload
 
 router = APIRouter(tags=["documents"])
 
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such document or job"}}
-ADMIN_ERRORS = {
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such document or job"}
+}
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     403: {"model": ErrorResponse, "description": "Document management disabled (no PA_API_KEY)"},
 }
@@ -42,6 +47,7 @@ def job_out(job: Job) -> JobOut:
     "/api/documents",
     summary="Every indexed document",
     dependencies=Reader,
+    openapi_extra=OPEN,
     responses=ERROR_RESPONSES,
 )
 def list_documents(bot: AssistantDep) -> DocumentList:
@@ -52,6 +58,7 @@ def list_documents(bot: AssistantDep) -> DocumentList:
     "/api/documents/{doc_id}",
     summary="A document's cleaned text (what citation offsets point into) and metadata",
     dependencies=Reader,
+    openapi_extra=OPEN,
     responses={**ERROR_RESPONSES, **NOT_FOUND},
 )
 def get_document(bot: AssistantDep, doc_id: str = DocId) -> DocumentDetail:

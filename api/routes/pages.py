@@ -28,7 +28,9 @@ MEDIA_TYPES = {
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
-ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
+ORIGIN_RE = re.compile(
+    r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$"
+)
 WIDGET_PLACEHOLDER = "/*PA_ALLOWED_ORIGINS*/[]"
 
 
@@ -77,14 +79,14 @@ def _page(name: str, headers: dict[str, str]) -> FileResponse:
 # ----------------------------------------------------------------------------- pages -----------
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 def kiosk(request: Request) -> FileResponse:
     """The kiosk chat; `?embed=1` is the compact variant the widget frames (allowed origins only)."""
     settings: Settings = request.app.state.settings
     return _page("index.html", page_headers(allowed_origins(settings)))
 
 
-@router.get("/staff", include_in_schema=False)
+@router.api_route("/staff", methods=["GET", "HEAD"], include_in_schema=False)
 def staff(request: Request) -> FileResponse:
     """Staff precedent search; never framed by other sites."""
     return _page("staff.html", page_headers([]))
@@ -145,12 +147,15 @@ def heading_phrase(heading: str, title: str = "") -> str:
     parts = [p for p in re.split(r"\s+", text) if p]
     if len(parts) > 1:
         # Newsletter headings pair a slogan with the topic: "当好靠谱“店小二” 外资项目用地“优供快供”".
-        long_parts = [p for p in parts if len(p) >= MIN_PHRASE]
-        text = long_parts[-1] if long_parts else "".join(parts)
+        # The topic is the longer part (the later one on a tie).
+        text = max(reversed(parts), key=len)
     text = text.strip("：:。；;，, ")
     if not (MIN_PHRASE <= len(text) <= MAX_PHRASE):
         return ""
-    if any(ch in text for ch in "，。；！？,;!?") or sum(ch.isdigit() for ch in text) > len(text) // 2:
+    if (
+        any(ch in text for ch in "，。；！？,;!?")
+        or sum(ch.isdigit() for ch in text) > len(text) // 2
+    ):
         return ""
     return text
 
@@ -164,47 +169,44 @@ def as_question(phrase: str, title: str) -> str:
     return f"关于{phrase}有哪些规定？"
 
 
-def _spread(items: list[str], k: int) -> list[str]:
-    """k items evenly spaced through the list (so a long law is not represented by chapter one only)."""
-    if len(items) <= k:
-        return items
-    return [items[(i * len(items)) // k] for i in range(k)]
-
-
 def build_suggestions(documents: list[Any], chunks: list[Any], limit: int = 6) -> list[str]:
     """Suggested questions from the documents' headings, spread over the documents.
 
     `documents`: records with id and title; `chunks`: passages with document_id and heading_path,
-    in document order. Each passage contributes its most specific usable heading.
+    in document order. Each passage votes for its most specific usable heading; the headings with
+    the most passages (the substantial sections) come first, taken from each document in turn.
     """
     titles = {d.id: d.title or "" for d in documents}
-    per_doc: dict[str, list[str]] = {d.id: [] for d in documents}
-    seen: set[str] = set()
-    for chunk in chunks:
+    # per document: phrase -> [passages under it, position of the first]
+    votes: dict[str, dict[str, list[int]]] = {d.id: {} for d in documents}
+    for position, chunk in enumerate(chunks):
         doc_id = chunk.document_id
-        if doc_id not in per_doc:
+        if doc_id not in votes:
             continue
-        title = titles.get(doc_id, "")
         for heading in reversed(list(chunk.heading_path or [])):
-            phrase = heading_phrase(heading, title)
+            phrase = heading_phrase(heading, titles.get(doc_id, ""))
             if phrase:
-                if phrase not in seen:
-                    seen.add(phrase)
-                    per_doc[doc_id].append(as_question(phrase, title))
+                entry = votes[doc_id].setdefault(phrase, [0, position])
+                entry[0] += 1
                 break
-    for doc_id, questions in per_doc.items():
-        if not questions and titles.get(doc_id):
-            questions.append(f"《{titles[doc_id]}》主要讲了什么？")
-    docs_with = [q for q in per_doc.values() if q]
-    if not docs_with:
-        return []
-    share = max(1, -(-limit // len(docs_with)))
-    picked = [_spread(q, share) for q in docs_with]
+    per_doc: list[list[str]] = []
+    seen: set[str] = set()
+    for doc_id, phrases in votes.items():
+        title = titles.get(doc_id, "")
+        fresh = {p: v for p, v in phrases.items() if p not in seen}
+        seen.update(fresh)
+        ranked = sorted(fresh.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
+        questions = [as_question(p, title) for p, _ in ranked]
+        if not questions and title:
+            questions = [f"《{title}》主要讲了什么？"]
+        if questions:
+            per_doc.append(questions)
+    # Round robin over the documents, best sections first, until the limit is reached.
     out: list[str] = []
-    for i in range(share):
-        for questions in picked:
-            if i < len(questions) and len(out) < limit:
-                out.append(questions[i])
+    for rank in range(max((len(q) for q in per_doc), default=0)):
+        for questions in per_doc:
+            if rank < len(questions) and len(out) < limit:
+                out.append(questions[rank])
     return out
 
 

@@ -8,6 +8,7 @@ from assistant.errors import InvalidInput
 from assistant.retrieve import Filters
 
 from ..deps import AssistantDep, Reader, SettingsDep
+from ..openapi import OPEN
 from ..schemas import ERROR_RESPONSES, SearchHit, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["search"])
@@ -17,6 +18,7 @@ router = APIRouter(tags=["search"])
     "/api/search",
     summary="Passages that best match a query",
     dependencies=Reader,
+    openapi_extra=OPEN,
     responses=ERROR_RESPONSES,
 )
 def search(body: SearchRequest, bot: AssistantDep, settings: SettingsDep) -> SearchResponse:

@@ -186,7 +186,7 @@ export function friendlyError(err) {
 
 /**
  * Build an element. Children that are strings become text nodes (never parsed as HTML).
- * attrs: class, dataset (object), on<event> (function), aria-*/other attributes as strings.
+ * attrs: class, dataset (object), on<event> (function), text, and other attributes as strings.
  */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

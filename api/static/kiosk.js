@@ -119,6 +119,7 @@ function botBubble() {
     node,
     update(state) {
       if (state.text) pending.remove();
+      node.dataset.deltas = String(state.deltas);
       renderAnswerText(answer, state.text, state.citations, false);
     },
     finish(state) {
@@ -223,6 +224,7 @@ function handleEvent(ev, state) {
     default:
       // "delta", "token", "text", "message"...
       state.text += deltaOf(data);
+      state.deltas += 1;
   }
 }
 
@@ -254,8 +256,10 @@ async function ask(rawQuestion) {
   conversation.append(userNode, bot.node);
   main.scrollTop = Math.max(0, userNode.offsetTop - 12);
 
-  const requestHistory = history.slice(-config.maxHistory);
-  const state = { text: "", citations: [], abstained: false, related: [], complete: false };
+  // Whole question/answer pairs only, as many as the server accepts.
+  const keep = Math.max(0, config.maxHistory - (config.maxHistory % 2));
+  const requestHistory = keep ? history.slice(-keep) : [];
+  const state = { text: "", citations: [], abstained: false, related: [], complete: false, deltas: 0 };
   const ctrl = new AbortController();
   current = ctrl;
   setBusy(true);
@@ -347,7 +351,11 @@ function renderViewerBody() {
   const [s, e] = span;
   const [from, to] = full ? [0, text.length] : contextWindow(text, s, e);
   const { fragment, mark } = markedText(text, s, e, { from, to });
-  const passage = el("div", { class: "passage doc-text", id: "viewer-passage" }, fragment);
+  const passage = el("div", {
+    class: "passage doc-text",
+    id: "viewer-passage",
+    dataset: { doc: viewerState.documentId, start: String(s), end: String(e) },
+  }, fragment);
   viewerBody.append(passage);
   viewerFull.hidden = false;
   viewerFull.textContent = full ? "只看引用段落" : "查看全文";

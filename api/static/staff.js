@@ -221,7 +221,7 @@ function hitCard(hit) {
   const meta = el("div", { class: "hit-meta" },
     headingLabel(hit.heading) ? el("span", { class: "heading" }, headingLabel(hit.heading)) : null,
     pageLabel(hit.page) ? el("span", { class: "page" }, pageLabel(hit.page)) : null,
-    typeof hit.score === "number" ? el("span", { class: "score" }, `相关度 ${hit.score.toFixed(3)}`) : null,
+    el("span", { class: "rank" }, `第 ${hit.rank} 条`),
   );
   const textNode = el("p", { class: "hit-text" }, highlighted(hit.text, lastTerms));
   const card = el("article", {
@@ -293,6 +293,9 @@ async function runSearch() {
     const data = await requestJSON("api/search", { method: "POST", body, timeout: 20000 });
     if (seq !== searchSeq) return;
     lastHits = (data.hits || []).map(hitFromApi);
+    lastHits.forEach((h, i) => {
+      h.rank = i + 1;
+    });
     const docs = new Set(lastHits.map((h) => h.documentId)).size;
     statusBox.textContent = lastHits.length ? `共 ${lastHits.length} 条结果，来自 ${docs} 份文件。` : "";
     renderResults(lastHits);

@@ -1,0 +1,174 @@
+"""Is the question answered by the passages at all? Term coverage, pinned figures and names → confidence.
+
+The signals are general, not fitted to single questions:
+
+* support: the weighted share of the question's content terms found in the best passages
+  (exactly, through the synonym table, or partly through a shared sub-word);
+* gaps, each with a severity: a figure or year of the question that no best passage contains
+  ("2020年" against a passage about this year), a place name missing from them ("杭州" against a
+  passage about 平湖), a term of the field (user dictionary, official terms) missing from them,
+  a compound whose head matches but whose modifier does not ("商业用地" against "产业用地"),
+  an asked kind of figure the passages do not hold (a price, a duration, a head count, a place
+  to go …), and a rate the passages never give ("每亩").
+
+confidence = support × Π (1 − severity); `Settings.abstain_threshold` is the cut-off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .models import Hit
+from .question import ANSWER_TYPES, QuestionInfo, Term
+from .tokenize import _tokenizer, normalise
+
+WS = re.compile(r"\s+")
+# Severity of each kind of gap (how much it lowers confidence).
+SEVERITY = {
+    "figure": 0.85,
+    "place": 0.85,
+    "type": 0.75,
+    "unit": 0.85,
+    "scope": 0.7,
+    "term": 0.75,
+}
+CONTEXT_PASSAGES = 3
+WIDE_CONTEXT_PASSAGES = 5
+# A character after a place name that makes it a different, smaller place (杭州湾, 平湖路).
+PLACE_EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: str
+    detail: str
+
+    @property
+    def severity(self) -> float:
+        return SEVERITY[self.kind]
+
+
+@dataclass
+class Assessment:
+    """How well the retrieved passages cover the question, and what they miss."""
+
+    confidence: float
+    support: float
+    gaps: list[Gap] = field(default_factory=list)
+
+    def explain(self) -> str:
+        missing = ", ".join(f"{g.kind}:{g.detail}" for g in self.gaps) or "none"
+        return f"confidence {self.confidence:.2f} (support {self.support:.2f}; gaps: {missing})"
+
+
+def flat(text: str) -> str:
+    """Normalised text without whitespace, for substring tests."""
+    return WS.sub("", normalise(text))
+
+
+@lru_cache(maxsize=4096)
+def _subwords(word: str, userdict: Path | None) -> tuple[str, ...]:
+    if userdict is None:
+        return tuple(word[i : i + 2] for i in range(len(word) - 1)) if len(word) > 2 else ()
+    return tuple(w for w in _tokenizer(userdict).cut_for_search(word) if len(w) >= 2 and w != word)
+
+
+def term_coverage(term: Term, text: str, userdict: Path | None = None) -> float:
+    """1 if the term is in `text` (flattened), 0.8 through a synonym, a part for a shared sub-word, else 0."""
+    if term.text in text:
+        return 1.0
+    if any(alt in text for alt in term.alternatives):
+        return 0.8
+    subs = [s for s in _subwords(term.text, userdict) if s in text]
+    if subs:
+        return 0.5 * max(len(s) for s in subs) / len(term.text)
+    if len(term.text) >= 2 and all(ch in text for ch in term.text):
+        return 0.3
+    return 0.0
+
+
+def covered(info: QuestionInfo, term: Term, text: str, userdict: Path | None = None) -> float:
+    """Coverage of one question term; a word that asks for a kind of figure (钱, 多长) is covered by one."""
+    kind = info.type_words.get(term.text)
+    if kind is not None and ANSWER_TYPES[kind][1].search(text):
+        return 1.0
+    return term_coverage(term, text, userdict)
+
+
+def support(info: QuestionInfo, text: str, userdict: Path | None = None) -> float:
+    """Weighted share of the question's content terms that `text` covers (1.0 when there are none)."""
+    total = sum(t.weight for t in info.terms)
+    if total <= 0:
+        return 1.0
+    return sum(t.weight * covered(info, t, text, userdict) for t in info.terms) / total
+
+
+def has_place(place: str, text: str) -> bool:
+    """`place` occurs in `text` as that place (平湖市 counts for 平湖; 杭州湾 does not count for 杭州)."""
+    return any(
+        m.end() >= len(text) or text[m.end()] not in PLACE_EXTENDERS for m in re.finditer(re.escape(place), text)
+    )
+
+
+def gaps(info: QuestionInfo, text: str, userdict: Path | None = None) -> list[Gap]:
+    """What the question pins down that `text` (the best passages, flattened) does not hold."""
+    out: list[Gap] = []
+    for number in info.numbers:
+        if _number(number) not in text:
+            out.append(Gap("figure", number))
+    by_text = {t.text: t for t in info.terms}
+    for place in info.places:
+        if not has_place(place, text):
+            out.append(Gap("place", place))
+    for word in info.domain_terms:
+        term = by_text.get(word)
+        if term is not None and word not in info.places and term_coverage(term, text, userdict) < 0.8:
+            out.append(Gap("term", word))
+    for modifier, head in info.compounds:
+        mod = by_text.get(modifier)
+        if (
+            modifier + head not in text
+            and head in text
+            and mod is not None
+            and term_coverage(mod, text, userdict) < 0.5
+            and modifier not in info.places
+        ):
+            out.append(Gap("scope", modifier + head))
+    for kind in info.answer_types:
+        if not ANSWER_TYPES[kind][1].search(text):
+            out.append(Gap("type", kind))
+    if info.per_unit and not re.search(f"每{info.per_unit}|/{info.per_unit}", text):
+        out.append(Gap("unit", "每" + info.per_unit))
+    return out
+
+
+def _number(token: str) -> str:
+    return token.replace(",", "")
+
+
+def context_text(hits: Sequence[Hit], n: int = CONTEXT_PASSAGES) -> str:
+    """The best passages with their document title and heading path, flattened."""
+    parts: list[str] = []
+    for h in hits[:n]:
+        c = h.chunk
+        parts.extend([c.document_title, *c.heading_path, c.text])
+    return flat("\n".join(parts))
+
+
+def assess(info: QuestionInfo, hits: Sequence[Hit], userdict: Path | None = None, extra: Iterable[str] = ()) -> Assessment:
+    """Confidence that the top passages answer the question; `extra` adds context text (e.g. resolved entities)."""
+    if not hits:
+        return Assessment(0.0, 0.0, [Gap("term", "(no passages)")])
+    # A comparison or a list draws on more passages than a single fact.
+    n = WIDE_CONTEXT_PASSAGES if info.shape in ("compare", "list") else CONTEXT_PASSAGES
+    text = context_text(hits, n) + flat("".join(extra))
+    sup = support(info, text, userdict)
+    found = gaps(info, text, userdict)
+    confidence = sup
+    for gap in found:
+        confidence *= 1.0 - gap.severity
+    return Assessment(round(confidence, 4), round(sup, 4), found)

@@ -1,0 +1,137 @@
+"""Real uvicorn servers on free loopback ports, and helpers to talk to them (for tests/test_api*.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+ADMIN_KEY = "admin-test-key-0123456789"
+
+
+class LiveServer:
+    """`with LiveServer(app) as url:` serves `app` with uvicorn in a thread on 127.0.0.1:<free port>."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    def __enter__(self) -> str:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", ws="none", lifespan="on", timeout_graceful_shutdown=5
+        )
+        self._server = uvicorn.Server(config)
+        self._sock = sock
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None and self._sock is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        self._sock.close()
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll /readyz until the index is loaded; returns its body."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while True:
+            r = client.get("/readyz")
+            if r.status_code == 200:
+                return r.json()  # type: ignore[no-any-return]
+            assert r.status_code == 503, r.text
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout}s: {r.text}")
+            time.sleep(0.1)
+
+
+def wait_job(
+    client: httpx.Client, job_id: str, headers: dict[str, str], timeout: float = 120.0
+) -> dict[str, Any]:
+    """Poll a job until it is done or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(f"/api/jobs/{job_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if job["status"] in ("done", "failed"):
+            return job  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {job['status']} after {timeout}s")
+        time.sleep(0.1)
+
+
+def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(event, data) for each server-sent event, as the lines arrive (`event` is "message" when absent)."""
+    event, data = "message", []
+    for line in lines:
+        if line == "":
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+    if data:
+        yield event, "\n".join(data)
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """Every event of a streamed response, data decoded from JSON where it is JSON."""
+    out: list[tuple[str, Any]] = []
+    for event, data in iter_sse(response.iter_lines()):
+        try:
+            out.append((event, json.loads(data)))
+        except ValueError:
+            out.append((event, data))
+    return out
+
+
+def copy_index(src: Path, dst: Path) -> Path:
+    """A private, writable copy of an index folder."""
+    shutil.copytree(src, dst)
+    return dst
+
+
+def assert_envelope(r: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is the one error envelope, with this status."""
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert (
+        body["ok"] is False
+        and body["status"] == status
+        and isinstance(body["error"], str)
+        and body["error"]
+    )
+    return body  # type: ignore[no-any-return]
