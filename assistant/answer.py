@@ -17,20 +17,32 @@ from typing import Any
 import numpy as np
 
 from .cite import ground, verify
+from .embed import Embedder
 from .errors import GenerationError
 from .evidence import Assessment, assess
-from .embed import Embedder
-from .extract import Draft, Similarity, extractive
+from .extract import extractive
 from .followup import Resolved, resolve_with
 from .generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
 from .models import Answer, Hit
 from .question import QuestionInfo, analyse, domain_vocabulary, with_context
 from .retrieve import Filters, Retriever
+from .score import Similarity
+from .sentences import Draft
 from .settings import Settings
 
 # Replies of an LLM that mean "the passages do not say".
-LLM_DECLINES = ("没有找到", "未找到", "未涉及", "没有涉及", "未提及", "没有提及", "无法回答", "不包含")
+LLM_DECLINES = (
+    "没有找到",
+    "未找到",
+    "未涉及",
+    "没有涉及",
+    "未提及",
+    "没有提及",
+    "无法回答",
+    "不包含",
+)
 WIDE_SHAPES = ("list", "compare")
+CONTEXT_WEIGHT = 0.3
 
 
 def answer(
@@ -48,7 +60,9 @@ def answer(
         turn = resolve_with(rewriter(generator), question, history, answers)
         info = understand(turn, retriever, settings)
     with clock("retrieve"):
-        hits = retriever.search(turn.query, settings.top_k + (3 if info.shape in WIDE_SHAPES else 0), Filters())
+        hits = retriever.search(
+            turn.query, settings.top_k + (3 if info.shape in WIDE_SHAPES else 0), Filters()
+        )
     with clock("answer"):
         verdict = assess(info, hits, settings.userdict_path)
         draft, mode = None, "extractive"
@@ -57,7 +71,9 @@ def answer(
             draft, mode = compose(turn, info, hits, history, generator, settings, similar)
     if draft is None or not draft.citations:
         return abstention(hits, verdict, turn, clock.done(), mode)
-    return Answer(draft.text, draft.citations, False, verdict.confidence, clock.done(), [], turn.query, mode)
+    return Answer(
+        draft.text, draft.citations, False, verdict.confidence, clock.done(), [], turn.query, mode
+    )
 
 
 def understand(turn: Resolved, retriever: Retriever, settings: Settings) -> QuestionInfo:
@@ -65,8 +81,12 @@ def understand(turn: Resolved, retriever: Retriever, settings: Settings) -> Ques
     domain = domain_vocabulary(settings.userdict_path, settings.synonyms_path)
     idf = retriever.index.snapshot.bm25.idf
     info = analyse(turn.question, settings.userdict_path, retriever.synonyms, idf, domain)
-    if turn.context:
-        info = with_context(info, analyse(" ".join(turn.context), settings.userdict_path, retriever.synonyms, idf, domain))
+    # The latest turn counts more than older ones; all count less than the question's own words.
+    for age, text in enumerate(reversed(turn.context)):
+        weight = CONTEXT_WEIGHT if age == 0 else CONTEXT_WEIGHT / 2
+        info = with_context(
+            info, analyse(text, settings.userdict_path, retriever.synonyms, idf, domain), weight
+        )
     return info
 
 
@@ -83,14 +103,18 @@ def compose(
     if generator is not None:
         try:
             reply = generator.generate(answer_messages(turn.question, hits, history))
-            if ABSTAIN_REPLY[:8] in reply or (any(w in reply for w in LLM_DECLINES) and "[" not in reply):
+            if ABSTAIN_REPLY[:8] in reply or (
+                any(w in reply for w in LLM_DECLINES) and "[" not in reply
+            ):
                 return None, "llm"
             draft = verify(ground(reply, hits))
             if draft.citations:
                 return draft, "llm"
         except GenerationError:
             pass
-    return verify(extractive(info, hits, settings.answer_chars, settings.userdict_path, similar)), "extractive"
+    return verify(
+        extractive(info, hits, settings.answer_chars, settings.userdict_path, similar)
+    ), "extractive"
 
 
 _VECTORS: weakref.WeakKeyDictionary[Any, OrderedDict[str, np.ndarray]] = weakref.WeakKeyDictionary()
@@ -116,9 +140,13 @@ def sentence_similarity(embedder: Embedder | None, query: str) -> Similarity | N
     return similar
 
 
-def abstention(hits: Sequence[Hit], verdict: Assessment, turn: Resolved, timings: dict[str, float], mode: str) -> Answer:
+def abstention(
+    hits: Sequence[Hit], verdict: Assessment, turn: Resolved, timings: dict[str, float], mode: str
+) -> Answer:
     """The fixed polite reply; the nearest passages go along only as related material."""
-    return Answer(ABSTAIN_REPLY, [], True, verdict.confidence, timings, list(hits[:3]), turn.query, mode)
+    return Answer(
+        ABSTAIN_REPLY, [], True, verdict.confidence, timings, list(hits[:3]), turn.query, mode
+    )
 
 
 class Clock:
@@ -140,8 +168,17 @@ class Clock:
         return {**self.timings, "total": round((time.perf_counter() - self.started) * 1000, 2)}
 
 
-def source_json(document_id: str, title: str, heading: Sequence[str], page: int | None, start: int, end: int) -> dict[str, Any]:
-    return {"document_id": document_id, "title": title, "heading": list(heading), "page": page, "start": start, "end": end}
+def source_json(
+    document_id: str, title: str, heading: Sequence[str], page: int | None, start: int, end: int
+) -> dict[str, Any]:
+    return {
+        "document_id": document_id,
+        "title": title,
+        "heading": list(heading),
+        "page": page,
+        "start": start,
+        "end": end,
+    }
 
 
 def answer_json(a: Answer) -> dict[str, Any]:
@@ -149,7 +186,13 @@ def answer_json(a: Answer) -> dict[str, Any]:
     return {
         "answer": a.text,
         "citations": [
-            {"id": c.number, "quote": c.quote, "source": source_json(c.document_id, c.title, c.heading_path, c.page, c.start, c.end)}
+            {
+                "id": c.number,
+                "quote": c.quote,
+                "source": source_json(
+                    c.document_id, c.title, c.heading_path, c.page, c.start, c.end
+                ),
+            }
             for c in a.citations
         ],
         "abstained": a.abstained,
@@ -160,7 +203,12 @@ def answer_json(a: Answer) -> dict[str, Any]:
                 "text": h.chunk.text,
                 "score": h.score,
                 "source": source_json(
-                    h.chunk.document_id, h.chunk.document_title, h.chunk.heading_path, h.chunk.pages[0] if h.chunk.pages else None, h.chunk.start, h.chunk.end
+                    h.chunk.document_id,
+                    h.chunk.document_title,
+                    h.chunk.heading_path,
+                    h.chunk.pages[0] if h.chunk.pages else None,
+                    h.chunk.start,
+                    h.chunk.end,
                 ),
             }
             for h in a.related

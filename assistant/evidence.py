@@ -23,10 +23,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from .models import Hit
-from .question import ANSWER_TYPES, QuestionInfo, Term
+from .question import QuestionInfo, Term
 from .tokenize import _tokenizer, normalise
+from .wording import ANSWER_TYPES
 
 WS = re.compile(r"\s+")
+PERCENT = re.compile(r"\d[\d.]*[%％]")
 # Severity of each kind of gap (how much it lowers confidence).
 SEVERITY = {
     "figure": 0.85,
@@ -83,6 +85,13 @@ def term_coverage(term: Term, text: str, userdict: Path | None = None) -> float:
         return 1.0
     if any(alt in text for alt in term.alternatives):
         return 0.8
+    if (
+        len(term.text) >= 3
+        and term.text.endswith("率")
+        and term.text[:-1] in text
+        and PERCENT.search(text)
+    ):
+        return 0.8  # a rate (完成率) given as its stem and a percentage (已完成…72.87%)
     subs = [s for s in _subwords(term.text, userdict) if s in text]
     if subs:
         return 0.5 * max(len(s) for s in subs) / len(term.text)
@@ -110,7 +119,8 @@ def support(info: QuestionInfo, text: str, userdict: Path | None = None) -> floa
 def has_place(place: str, text: str) -> bool:
     """`place` occurs in `text` as that place (平湖市 counts for 平湖; 杭州湾 does not count for 杭州)."""
     return any(
-        m.end() >= len(text) or text[m.end()] not in PLACE_EXTENDERS for m in re.finditer(re.escape(place), text)
+        m.end() >= len(text) or text[m.end()] not in PLACE_EXTENDERS
+        for m in re.finditer(re.escape(place), text)
     )
 
 
@@ -126,7 +136,11 @@ def gaps(info: QuestionInfo, text: str, userdict: Path | None = None) -> list[Ga
             out.append(Gap("place", place))
     for word in info.domain_terms:
         term = by_text.get(word)
-        if term is not None and word not in info.places and term_coverage(term, text, userdict) < 0.8:
+        if (
+            term is not None
+            and word not in info.places
+            and term_coverage(term, text, userdict) < 0.8
+        ):
             out.append(Gap("term", word))
     for modifier, head in info.compounds:
         mod = by_text.get(modifier)
@@ -159,7 +173,9 @@ def context_text(hits: Sequence[Hit], n: int = CONTEXT_PASSAGES) -> str:
     return flat("\n".join(parts))
 
 
-def assess(info: QuestionInfo, hits: Sequence[Hit], userdict: Path | None = None, extra: Iterable[str] = ()) -> Assessment:
+def assess(
+    info: QuestionInfo, hits: Sequence[Hit], userdict: Path | None = None, extra: Iterable[str] = ()
+) -> Assessment:
     """Confidence that the top passages answer the question; `extra` adds context text (e.g. resolved entities)."""
     if not hits:
         return Assessment(0.0, 0.0, [Gap("term", "(no passages)")])

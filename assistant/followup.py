@@ -36,7 +36,8 @@ class Resolved:
 
     @property
     def query(self) -> str:
-        return " ".join([self.question, *self.context])
+        """What retrieval searches for: a rewritten question alone, else the question plus its context."""
+        return self.question if self.rewritten else " ".join([self.question, *self.context])
 
 
 def needs_context(question: str) -> bool:

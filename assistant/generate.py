@@ -45,11 +45,20 @@ class Generator(Protocol):
 class OpenAIGenerator:
     """Chat completions from an OpenAI-compatible endpoint through the `openai` client."""
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 20.0, client: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 20.0,
+        client: Any = None,
+    ) -> None:
         if client is None:
             from openai import OpenAI
 
-            client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0)
+            client = OpenAI(
+                base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0
+            )
         self._client = client
         self.model = model
         self.name = f"openai:{model}@{base_url}"
@@ -57,7 +66,9 @@ class OpenAIGenerator:
     def generate(self, messages: list[dict[str, str]]) -> str:
         """The whole reply (raises GenerationError on any failure of the endpoint)."""
         try:
-            reply = self._client.chat.completions.create(model=self.model, messages=messages, temperature=0)
+            reply = self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0
+            )
             text = reply.choices[0].message.content if reply.choices else None
         except Exception as exc:  # the client raises many types: connection, timeout, status, parse
             raise GenerationError(f"LLM request failed: {exc}") from exc
@@ -68,7 +79,9 @@ class OpenAIGenerator:
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         """The reply as it is generated, piece by piece (`stream: true`)."""
         try:
-            events = self._client.chat.completions.create(model=self.model, messages=messages, temperature=0, stream=True)
+            events = self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0, stream=True
+            )
             for event in events:
                 if event.choices and event.choices[0].delta and event.choices[0].delta.content:
                     yield event.choices[0].delta.content
@@ -80,15 +93,24 @@ def make_generator(settings: Settings) -> Generator | None:
     """An OpenAI-compatible client when an endpoint is configured, else None (extractive answers)."""
     if not settings.llm_base_url:
         return None
-    return OpenAIGenerator(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
+    return OpenAIGenerator(
+        settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout
+    )
 
 
 def _data(text: str) -> str:
     """Passage text with the delimiters defused, so a passage cannot close the data section."""
-    return text.replace(DATA_OPEN, "〈资料开始〉").replace(DATA_CLOSE, "〈资料结束〉").replace("<<<", "〈〈〈").replace(">>>", "〉〉〉")
+    return (
+        text.replace(DATA_OPEN, "〈资料开始〉")
+        .replace(DATA_CLOSE, "〈资料结束〉")
+        .replace("<<<", "〈〈〈")
+        .replace(">>>", "〉〉〉")
+    )
 
 
-def answer_messages(question: str, hits: Sequence[Hit], history: Sequence[str] = ()) -> list[dict[str, str]]:
+def answer_messages(
+    question: str, hits: Sequence[Hit], history: Sequence[str] = ()
+) -> list[dict[str, str]]:
     """System rules, then one user message: the numbered passages inside the data section, then the question."""
     blocks = []
     for n, h in enumerate(hits, 1):
@@ -96,11 +118,17 @@ def answer_messages(question: str, hits: Sequence[Hit], history: Sequence[str] =
         where = " > ".join([c.document_title, *c.heading_path])
         blocks.append(f"[{n}] 《{_data(where)}》\n{_data(c.text[:PASSAGE_CHARS])}")
     turns = "".join(f"用户之前问过：{_data(q[:HISTORY_CHARS])}\n" for q in history[-3:])
-    user = f"{DATA_OPEN}\n" + "\n\n".join(blocks) + f"\n{DATA_CLOSE}\n\n{turns}问题：{question}\n请依据上面的段落回答，每句末尾标注 [n]。"
+    user = (
+        f"{DATA_OPEN}\n"
+        + "\n\n".join(blocks)
+        + f"\n{DATA_CLOSE}\n\n{turns}问题：{question}\n请依据上面的段落回答，每句末尾标注 [n]。"
+    )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def rewrite_messages(question: str, history: Sequence[str], answers: Sequence[str] = ()) -> list[dict[str, str]]:
+def rewrite_messages(
+    question: str, history: Sequence[str], answers: Sequence[str] = ()
+) -> list[dict[str, str]]:
     """Messages asking for a stand-alone version of a follow-up question."""
     recent = list(history[-3:])
     replies = list(answers[-len(recent) :]) if answers and recent else []
@@ -110,7 +138,11 @@ def rewrite_messages(question: str, history: Sequence[str], answers: Sequence[st
         lines.append(f"用户：{_data(q[:HISTORY_CHARS])}")
         if i >= offset:
             lines.append(f"助手：{_data(replies[i - offset][:HISTORY_CHARS])}")
-    user = f"{DATA_OPEN}\n" + "\n".join(lines) + f"\n{DATA_CLOSE}\n\n最新问题：{question}\n改写后的问题："
+    user = (
+        f"{DATA_OPEN}\n"
+        + "\n".join(lines)
+        + f"\n{DATA_CLOSE}\n\n最新问题：{question}\n改写后的问题："
+    )
     return [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": user}]
 
 

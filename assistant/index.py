@@ -8,6 +8,7 @@ readers ignore chunks whose content hash differs from their document's record.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,8 @@ from .lexical import BM25
 from .models import Chunk, Document, PageSpan
 from .settings import Settings
 from .tokenize import TOKENIZER_VERSION
+
+log = logging.getLogger(__name__)
 
 META_ID = "__meta__"
 BATCH = 1000
@@ -94,9 +97,12 @@ class Index:
     @property
     def snapshot(self) -> Snapshot:
         """The current view; checks the store for other writers at most every refresh_seconds."""
-        if time.monotonic() - self._checked_at > self.settings.refresh_seconds:
-            # While another thread rebuilds, readers keep answering from the current view.
-            self.refresh(wait=self._snapshot is None)
+        if self._snapshot is None:
+            self.refresh()
+        elif time.monotonic() - self._checked_at > self.settings.refresh_seconds and not self._refresh_lock.locked():
+            # A rebuild re-reads the whole store; readers keep answering from the current view meanwhile.
+            self._checked_at = time.monotonic()
+            threading.Thread(target=self._refresh_quietly, name="index-refresh", daemon=True).start()
         if self._snapshot is None:
             raise IndexNotReady("the index is not loaded yet")
         return self._snapshot
@@ -116,6 +122,12 @@ class Index:
             self._snapshot = self._build(generation)
         finally:
             self._refresh_lock.release()
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh(wait=False)
+        except Exception:  # the store being briefly unreachable must not kill readers; the next check retries
+            log.warning("index refresh failed", exc_info=True)
 
     def _generation(self) -> str:
         got = self._docs.get(ids=[META_ID], include=["metadatas"])

@@ -162,7 +162,7 @@ def _check_not_clobbering(known: DocumentRecord | None, path: Path, root: str | 
 
 def discover(paths: Iterable[Path]) -> list[tuple[Path, str, Path | None]]:
     """(file, name relative to what was given, the folder it came from) for every file to ingest."""
-    found = []
+    found: list[tuple[Path, str, Path | None]] = []
     for p in paths:
         if p.is_dir():
             for f in sorted(p.rglob("*")):
@@ -226,8 +226,8 @@ def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None,
     index.refresh()
     if prune:
         for doc_id, rec in list(index.snapshot.documents.items()):
-            root = rec.metadata.get("root")
-            if root in seen_by_root and doc_id not in seen_by_root[root]:
+            doc_root = rec.metadata.get("root", "")
+            if doc_root in seen_by_root and doc_id not in seen_by_root[doc_root]:
                 index.delete(doc_id)
                 report.removed.append(rec.source)
     report.seconds = time.perf_counter() - started

@@ -21,10 +21,10 @@ class EmbedderEmbeddings(Embeddings):
         self.embedder = embedder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed(texts).tolist()  # type: ignore[no-any-return]
+        return self.embedder.embed(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed([text], query=True)[0].tolist()  # type: ignore[no-any-return]
+        return self.embedder.embed([text], query=True)[0].tolist()
 
 
 def hit_to_document(hit: Hit) -> LCDocument:

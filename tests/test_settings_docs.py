@@ -21,4 +21,6 @@ def test_settings_come_from_prefixed_environment(monkeypatch) -> None:  # type: 
     monkeypatch.setenv("PA_CORS_ORIGINS", '["http://kiosk.local"]')
     s = get_settings()
     assert s.top_k == 7 and s.cors_origins == ["http://kiosk.local"]
+    monkeypatch.setenv("PA_CORS_ORIGINS", "http://a.local, https://b.local/")
+    assert get_settings().cors_origins == ["http://a.local", "https://b.local"]
     assert get_settings(top_k=3).top_k == 3

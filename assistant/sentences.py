@@ -1,0 +1,179 @@
+"""Sentences of retrieved passages, and answers built from them with verbatim citations.
+
+A `Unit` is one sentence of a chunk ([start, end) inside chunk.text); `compose` turns chosen units
+into answer text with a [n] marker after every sentence, consecutive sentences of one paragraph
+sharing one citation whose quote is their whole span. Pure functions, no index.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .models import Citation, Hit
+
+SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]】]*|\n")
+STOPS = tuple("。！？；!?;…")
+CLOSERS = "”’」』）)]】"
+HEADING_MAX = 40
+WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence of a retrieved chunk: [start, end) inside chunk.text, and the hit's rank."""
+
+    hit: Hit
+    rank: int
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start : self.end]
+
+    @property
+    def doc_start(self) -> int:
+        return self.hit.chunk.start + self.start
+
+    @property
+    def doc_end(self) -> int:
+        return self.hit.chunk.start + self.end
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.hit.chunk.document_id, self.doc_start, self.doc_end)
+
+    @property
+    def is_heading(self) -> bool:
+        """A title or heading line: short and without a sentence-ending mark."""
+        t = self.text.rstrip().rstrip(CLOSERS)
+        return len(t) < HEADING_MAX and not t.endswith(STOPS)
+
+
+@dataclass
+class Draft:
+    """An answer in the making: its text with [n] markers and the citations behind them."""
+
+    text: str
+    citations: list[Citation]
+    units: list[Unit]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """[start, end) spans of the sentences of `text`, surrounding whitespace excluded."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in SENTENCE_END.finditer(text):
+        stop = m.start() if m.group() == "\n" else m.end()
+        _span(text, pos, stop, spans)
+        pos = m.end()
+    _span(text, pos, len(text), spans)
+    return spans
+
+
+def _span(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if b > a:
+        spans.append((a, b))
+
+
+def units(hits: Sequence[Hit]) -> list[Unit]:
+    """Every sentence of the hits, each once (overlapping chunks share sentences), best hit first."""
+    seen: set[tuple[str, int, int]] = set()
+    out: list[Unit] = []
+    for rank, hit in enumerate(hits):
+        for a, b in split_sentences(hit.chunk.text):
+            u = Unit(hit, rank, a, b)
+            if u.key not in seen:
+                seen.add(u.key)
+                out.append(u)
+    return out
+
+
+def previous_sentences(pool: Sequence[Unit]) -> dict[tuple[str, int, int], Unit]:
+    """For each sentence, the one right before it in the same paragraph (when a retrieved chunk holds both)."""
+    out: dict[tuple[str, int, int], Unit] = {}
+    ordered = sorted(pool, key=lambda u: (u.hit.chunk.document_id, u.doc_start))
+    for a, b in itertools.pairwise(ordered):
+        if a.hit.chunk.document_id != b.hit.chunk.document_id:
+            continue
+        for c in {a.hit.chunk.id: a.hit.chunk, b.hit.chunk.id: b.hit.chunk}.values():
+            if c.start <= a.doc_start and b.doc_end <= c.end:
+                gap = c.text[a.doc_end - c.start : b.doc_start - c.start]
+                if "\n" not in gap and len(gap) <= 2:
+                    out[b.key] = a
+                break
+    return out
+
+
+def joined(a: Unit, b: Unit) -> Unit | None:
+    """a and b as one span when b follows a in the same paragraph of a chunk that holds both."""
+    if a.hit.chunk.document_id != b.hit.chunk.document_id or b.doc_start < a.doc_end:
+        return None
+    for hit in (a.hit, b.hit):
+        c = hit.chunk
+        if c.start <= a.doc_start and b.doc_end <= c.end:
+            gap = c.text[a.doc_end - c.start : b.doc_start - c.start]
+            if "\n" in gap or len(gap) > 2:
+                return None
+            return Unit(hit, min(a.rank, b.rank), a.doc_start - c.start, b.doc_end - c.start)
+    return None
+
+
+def cite(unit: Unit, number: int) -> Citation:
+    """A citation whose quote is exactly the sentence's span of its chunk."""
+    c = unit.hit.chunk
+    return Citation(
+        number=number,
+        quote=unit.text,
+        document_id=c.document_id,
+        title=c.document_title,
+        heading_path=list(c.heading_path),
+        page=c.pages[0] if c.pages else None,
+        start=unit.doc_start,
+        end=unit.doc_end,
+        chunk_id=c.id,
+    )
+
+
+def compose(chosen: Sequence[Unit], shape: str) -> Draft:
+    """Answer text with a [n] marker after every sentence; a list puts one case per line.
+
+    Sentences that follow each other in one paragraph share one citation, whose quote is the
+    whole contiguous span (what a viewer highlights).
+    """
+    groups: list[tuple[Unit, list[Unit]]] = []
+    for u in chosen:
+        span = joined(groups[-1][0], u) if groups else None
+        if span is not None:
+            groups[-1] = (span, [*groups[-1][1], u])
+        else:
+            groups.append((u, [u]))
+    citations: list[Citation] = []
+    spans: list[Unit] = []
+    lines: list[str] = []
+    for span, group in groups:
+        n = len(citations) + 1
+        citations.append(cite(span, n))
+        spans.append(span)
+        lines.append("".join(f"{_display(u.text)}[{n}]" for u in group))
+    if shape == "list" and len(lines) > 1:
+        text = "\n".join(f"- {line}" for line in lines)
+    else:
+        text = "".join(lines)
+    return Draft(text, citations, spans)
+
+
+def _display(text: str) -> str:
+    """A sentence for the answer text: line breaks and stray spaces between Chinese characters removed."""
+    return WS.sub("", text) if _cjk_only(text) else WS.sub(" ", text)
+
+
+def _cjk_only(text: str) -> bool:
+    return not re.search(r"[A-Za-z0-9]\s+[A-Za-z0-9]", text)

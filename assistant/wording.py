@@ -1,0 +1,178 @@
+"""The wording tables of question analysis: frame words, kinds of figure, generic phrasings, shapes.
+
+Data more than code: edit the tables to teach the assistant new everyday wording; the functions
+in question.py, evidence.py and extract.py read them.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that frame a question rather than name what it is about (generic nouns, verbs and
+# adverbs of everyday questions). They are never required to appear in the evidence.
+FRAME_TEXT = """
+东西 地方 方面 情况 办法 方式 做法 措施 处理 步骤 流程 例子 先例 案例 事例 问题 里面 里头 以后 之后
+以前 之前 最近 近期 起来 出来 下来 别的 其他 其它 还有 另外 现在 当前 时候 一共 总共 合计 大概 大约
+左右 多大 多长 多久 多高 多远 哪天 哪一天 哪年 哪一年 第几 几个 几家 几项 几种 几次 几批 怎么样 怎么
+怎样 如何 特别 具体 一般 通常 普遍 直接 别人 自己 那边 这边 这回 这次 那次 那批 这批 那段 这段 那种
+这种 各是 还是 相比 比较 为了 期间 已经 一直 哪里 哪儿 哪 什么 哪些 哪个 哪家 多少 是否 有没有 能否
+能不能 可不可以 最多 最少 最高 最低 最大 最小 最 更 更高 更多 更大 更少 更低 多 少 大 小 高 低 吗
+呢 去 到 能 会 想 该 但 交 做 拿 拿到 看 开 走 用 花 投 放 等 算 完全 不能 可以 因为 的话 麻烦
+省里 市里 局里 县里 镇里 村里 政府 有关部门 部门 平时 主要 重点 要求 有关 相关 一些 这样 那样 这么
+那么 为什么 为啥 咋 啥 干什么 干嘛 哪方面 怎么办 如何办 办理 了解 介绍 说说 讲讲 问问 请问 一下 下
+结果 效果 成果 成效 工作
+"""
+FRAME_WORDS = frozenset(FRAME_TEXT.split())
+# Generic wording of statistics in questions → how reports put it (sentence scoring only).
+GENERIC_PHRASES: list[tuple[str, list[str]]] = [
+    ("比去年", ["同比", "上年"]),
+    ("较去年", ["同比", "上年"]),
+    ("跟去年比", ["同比", "上年"]),
+    ("与去年相比", ["同比", "上年"]),
+    ("涨了", ["提高", "增长", "增加"]),
+    ("多了", ["提高", "增长", "增加"]),
+    ("品种", ["物种", "种类"]),
+    ("最近", ["近日", "近期", "日前"]),
+    ("以前", ["传统", "原来", "过去"]),
+    ("的比例", ["率"]),
+    ("直接", ["无需", "即可"]),
+    ("办成", ["成功", "落地", "首笔"]),
+    ("先例", ["首个", "首笔", "成功"]),
+    ("例子", ["首个", "首笔", "成功"]),
+    ("多少钱", ["投资", "金额"]),
+    ("花了", ["投资", "总投资"]),
+]
+EXPANSION_WEIGHT = 0.6
+EXPANSION_TAG = "syn:"  # Term.tag of an official term called in by the question's wording
+ENUMERATION_RE = re.compile(r"哪些|哪几|什么品种|什么物种|哪几项")
+PART_CONTEXT = 0.25
+PART_SHARED = 0.6
+CLAUSE = re.compile(r"[?？;；,，。!！()（）]+")
+QUESTION_WORD = re.compile(
+    r"什么|多少|几|哪|怎么|如何|怎样|吗|呢|是否|有没有|能否|谁|何时|多大|多长|多久|高还是低"
+)
+CONJUNCTION = re.compile(r"(?:和|与|跟|以及|及|、)(?![的])")
+# Question words whose next noun is what is asked for (the "focus").
+NOMINAL_WH = frozenset(
+    ["什么", "哪些", "哪个", "哪家", "哪种", "多少", "几", "几个", "几家", "几项", "几种"]
+)
+# Part-of-speech tags of function words (jieba's tag set): never content terms.
+FUNCTION_TAGS = ("u", "p", "c", "y", "o", "r", "d", "q", "f", "x", "w", "zg")
+FUNCTION_EXACT = frozenset({"e"})  # interjections ("eng", English words, stays content)
+PURE = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9.%]+$")
+DIGIT = re.compile(r"\d")
+PHASE = re.compile(r"^[一二三四五六七八九十]+[期批级号]$")  # 一期, 三期: jieba tags some as adverbs
+
+# What kind of figure a question asks for, and what such a figure looks like in a passage.
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "money": (
+        re.compile(
+            r"多少钱|价格|价钱|费用|手续费|收费|金额|罚款|罚多少|多少元|花了多少|投了多少|投资多少|投资多大|投资更|投资额|投资规模|投入多少|几十亿|几亿|上亿|多少亿|几千万|收入|产值|营业额|利润|贷多少|能贷"
+        ),
+        re.compile(r"\d[\d.,]*多?(?:亿|万|千)?(?:元|美元|欧元|块)"),
+    ),
+    "duration": (
+        re.compile(r"多少天|几天|多久|多长时间|工作日|几个月|多少个月|几年|多少年|期限|时限|时长"),
+        re.compile(r"\d+多?(?:个)?(?:天|个月|个工作日|工作日|年|小时|周)"),
+    ),
+    "date": (
+        re.compile(r"哪天|哪一天|什么时候|何时|哪一年|哪年|几月|几号|什么时间"),
+        re.compile(r"\d+(?:年|月|日)|[今去明前]年|近日|目前"),
+    ),
+    "percent": (
+        re.compile(r"比例|比率|占比|百分之|百分比|[完开竣成利增]\w?率|多少个?百分点"),
+        re.compile(r"\d[\d.]*\s*[%％‰]|百分之"),
+    ),
+    "rank": (
+        re.compile(r"第几|排名|排第|名次|排在"),
+        re.compile(r"第[一二三四五六七八九十\d]+"),
+    ),
+    "area": (
+        re.compile(
+            r"面积|占地|多少亩|多少\w{0,4}(?:地|土地|用地)(?!方)|用地规模|多少平方|多少公顷|(?<!投资)有多大"
+        ),
+        re.compile(r"\d[\d.]*多?(?:亩|平方|公顷)"),
+    ),
+    "length": (
+        re.compile(r"多长|多少公里|多少米|多少千米|长度"),
+        re.compile(r"\d[\d.]*多?(?:公里|千米|米|km)"),
+    ),
+    "venue": (
+        re.compile(
+            r"(?:去|到|在)哪(?:里|儿)?(?:报名|办理|申请|办|交|提交|咨询|登记|领取|购买|买|投诉|举报)|哪里可以|去哪|什么地方(?:办|报名|申请)"
+        ),
+        re.compile(
+            r"窗口|大厅|服务中心|网站|地址|电话|热线|办事处|服务点|办理点|网上办|线上办|[Aa][Pp][Pp]|小程序|公众号|浙里办|政务服务网"
+        ),
+    ),
+    "capacity": (
+        re.compile(r"产能|产量|吞吐量|多少吨|年产多少"),
+        re.compile(r"\d[\d.]*多?(?:万|亿)?(?:吨|件|台|套|辆|标箱)"),
+    ),
+    "count": (
+        re.compile(r"(?<!哪)几(?:个|家|项|种|批|宗)|多少(?:个|家|项|种|批|宗)"),
+        re.compile(r"\d+多?(?:个|家|项|种|批|宗|所|座|类)"),
+    ),
+    "people": (
+        re.compile(r"多少人|多少名|工人|员工|就业岗位|招多少|招聘"),
+        re.compile(r"\d+多?(?:人|名|位)"),
+    ),
+}
+# Words that name the quantity a figure gives ("用地面积1224亩", "总投资53.3亿元").
+TYPE_KEYWORDS = {
+    "money": "投资|投入|金额|价格|费用|收入|资金|总额|产值|营业",
+    "duration": "时间|期限|时限|缩短|用时",
+    "date": "于|在|自|从",
+    "percent": "率|比例|占比|比重",
+    "area": "面积|占地|用地|土地|划定",
+    "length": "长|长度|岸线|海岸线",
+    "people": "人数|员工|职工|就业",
+    "capacity": "年产|产能|产量",
+    "count": "共|有|达|数",
+    "rank": "成绩|排名|位列|名列",
+    "venue": "地点|地址",
+}
+PER_UNIT = re.compile(r"每(亩|平方米|平米|平方|人|户|吨|年|月|天|件|套)")
+
+LIST_RE = re.compile(
+    r"有哪些|哪些项目|哪些工程|哪些企业|都有什么|列举|哪几个|有什么.{0,6}(项目|工程|案例)"
+)
+PROCEDURE_RE = re.compile(
+    r"怎么|如何|怎样|流程|步骤|手续|程序|哪几项|哪几步|要办|该怎么|办理"
+    r"|哪些(?:准备|措施|工作|举措|做法|步骤|环节|手续|材料|登记|事情|事|办法|政策|服务|支持)"
+)
+COMPARE_RE = re.compile(
+    r"哪个.{0,8}(更|大|多|高|少|低|长|早|晚)|相比|比较|还是.{0,2}[高低多少大小]|多多少|加起来|合计|总共|之和|差多少|其余|除了|各是"
+)
+
+
+MAGNITUDE = {"十": 10.0, "百": 100.0, "千": 1e3, "万": 1e4, "亿": 1e8}
+AT_LEAST = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(万|亿)元?(?:以上|多|及以上)|(?:超过|超|大于|多于|至少)(\d+(?:\.\d+)?)\s*(万|亿)"
+)
+FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(多)?\s*(万|亿)?\s*(?:美元|欧元|元)")
+
+
+def least_amount(question: str) -> float:
+    """The smallest amount of money a question asks about ("几十亿以上" → 1e9), 0 when it sets none."""
+    m = AT_LEAST.search(question)
+    if m:
+        value, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        return float(value) * MAGNITUDE[unit]
+    m = re.search(r"(几十|几百|几千|数十|数百|数千|上|几|数)(万|亿)", question)
+    if m and ("以上" in question or m.group(1) != "几"):
+        scale = {
+            "几十": 10.0,
+            "数十": 10.0,
+            "几百": 100.0,
+            "数百": 100.0,
+            "几千": 1e3,
+            "数千": 1e3,
+        }.get(m.group(1), 1.0)
+        return scale * MAGNITUDE[m.group(2)]
+    return 0.0
+
+
+def amounts(text: str) -> list[float]:
+    """The money figures of a text in yuan-sized units (the currency is ignored)."""
+    return [float(v) * MAGNITUDE.get(u or "", 1.0) for v, _, u in FIGURE.findall(text)]
