@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
 from .cite import ground, verify
-from .embed import Embedder
 from .errors import GenerationError
-from .evidence import Assessment, assess
+from .evidence import Assessment, Vocabulary, assess
 from .extract import extractive
 from .followup import Resolved, resolve_with
 from .generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
 from .models import Answer, Hit
 from .question import QuestionInfo, analyse, domain_vocabulary, with_context
 from .retrieve import Filters, Retriever
-from .score import Similarity
 from .sentences import Draft
 from .settings import Settings
 
@@ -64,11 +59,11 @@ def answer(
             turn.query, settings.top_k + (3 if info.shape in WIDE_SHAPES else 0), Filters()
         )
     with clock("answer"):
-        verdict = assess(info, hits, settings.userdict_path)
+        verdict = assess(info, hits, settings.userdict_path, vocabulary(retriever))
         draft, mode = None, "extractive"
         if verdict.confidence >= settings.abstain_threshold:
-            similar = sentence_similarity(retriever.embedder, turn.query)
-            draft, mode = compose(turn, info, hits, history, generator, settings, similar)
+            draft, mode = compose(turn, info, hits, history, generator, settings)
+            draft = verify(draft) if draft is not None else None
     if draft is None or not draft.citations:
         return abstention(hits, verdict, turn, clock.done(), mode)
     return Answer(
@@ -97,9 +92,11 @@ def compose(
     history: Sequence[str],
     generator: Generator | None,
     settings: Settings,
-    similar: Similarity | None = None,
 ) -> tuple[Draft | None, str]:
-    """The LLM's grounded answer when one is configured and it works, else the extractive one."""
+    """The LLM's grounded answer when one is configured and it works, else the extractive one.
+
+    (None, "llm") when the LLM says the passages do not cover the question.
+    """
     if generator is not None:
         try:
             reply = generator.generate(answer_messages(turn.question, hits, history))
@@ -107,37 +104,25 @@ def compose(
                 any(w in reply for w in LLM_DECLINES) and "[" not in reply
             ):
                 return None, "llm"
-            draft = verify(ground(reply, hits))
+            draft = ground(reply, hits)
             if draft.citations:
                 return draft, "llm"
         except GenerationError:
             pass
-    return verify(
-        extractive(info, hits, settings.answer_chars, settings.userdict_path, similar)
-    ), "extractive"
+    return extractive(info, hits, settings.answer_chars, settings.userdict_path), "extractive"
 
 
-_VECTORS: weakref.WeakKeyDictionary[Any, OrderedDict[str, np.ndarray]] = weakref.WeakKeyDictionary()
-VECTOR_CACHE = 20000
+_VOCABULARY: weakref.WeakKeyDictionary[Any, tuple[str, Vocabulary]] = weakref.WeakKeyDictionary()
 
 
-def sentence_similarity(embedder: Embedder | None, query: str) -> Similarity | None:
-    """Cosine similarity of sentences to the query with the index's embedder; sentence vectors are cached."""
-    if embedder is None:
-        return None
-    cache = _VECTORS.setdefault(embedder, OrderedDict())
-    q = embedder.embed([query], query=True)[0]
-
-    def similar(texts: Sequence[str]) -> list[float]:
-        missing = list(dict.fromkeys(t for t in texts if t not in cache))
-        if missing:
-            for t, v in zip(missing, embedder.embed(missing), strict=True):
-                cache[t] = v
-            while len(cache) > VECTOR_CACHE:
-                cache.popitem(last=False)
-        return [float(cache[t] @ q) for t in texts]
-
-    return similar
+def vocabulary(retriever: Retriever) -> Vocabulary:
+    """The index's characters, collected again only when the index changes."""
+    snap = retriever.index.snapshot
+    cached = _VOCABULARY.get(retriever.index)
+    if cached is None or cached[0] != snap.generation:
+        cached = (snap.generation, Vocabulary.of(c.embed_text for c in snap.chunks))
+        _VOCABULARY[retriever.index] = cached
+    return cached[1]
 
 
 def abstention(

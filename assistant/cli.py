@@ -18,7 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = get_settings(**({"index_dir": args.index} if getattr(args, "index", None) else {}))
+        settings = get_settings(
+            **({"index_dir": args.index} if getattr(args, "index", None) else {})
+        )
         return int(args.func(args, settings) or 0)
     except AssistantError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -29,30 +31,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="policy-assistant", description="Cited answers about Chinese policy documents.")
+    p = argparse.ArgumentParser(
+        prog="policy-assistant", description="Cited answers about Chinese policy documents."
+    )
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, help: str, func: Any) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help, description=help)
-        cmd.add_argument("--index", type=Path, help="index folder (default: PA_INDEX_DIR or index/)")
+        cmd.add_argument(
+            "--index", type=Path, help="index folder (default: PA_INDEX_DIR or index/)"
+        )
         cmd.set_defaults(func=func)
         return cmd
 
-    c = command("ingest", "Ingest files and folders into the index (unchanged ones are skipped).", cmd_ingest)
-    c.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
-    c.add_argument("--no-prune", action="store_true", help="keep documents that vanished from an ingested folder")
+    c = command(
+        "ingest",
+        "Ingest files and folders into the index (unchanged ones are skipped).",
+        cmd_ingest,
+    )
+    c.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)"
+    )
+    c.add_argument(
+        "--no-prune",
+        action="store_true",
+        help="keep documents that vanished from an ingested folder",
+    )
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
     c = command("search", "Show the passages that best match a query.", cmd_search)
     c.add_argument("query")
     c.add_argument("--top-k", type=int, default=None)
-    c.add_argument("--document", action="append", default=[], help="only this document id (repeatable)")
+    c.add_argument(
+        "--document", action="append", default=[], help="only this document id (repeatable)"
+    )
     c.add_argument("--heading", default="", help="only passages whose heading contains this")
     c.add_argument("--json", action="store_true")
 
     c = command("ask", "Answer a question with numbered citations.", cmd_ask)
     c.add_argument("question")
-    c.add_argument("--history", action="append", default=[], help="an earlier user question (repeatable, oldest first)")
+    c.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        help="an earlier user question (repeatable, oldest first)",
+    )
     c.add_argument("--json", action="store_true")
 
     c = command("eval", "Evaluate retrieval (and answers) on a QA set in JSON Lines.", cmd_eval)
@@ -89,7 +112,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = bot.ingest(paths, progress=not args.quiet, prune=not args.no_prune)
     print(report.summary())
     total = bot.index.snapshot
-    print(f"index: {len(total.documents)} documents, {len(total.chunks)} chunks at {settings.index_dir}")
+    print(
+        f"index: {len(total.documents)} documents, {len(total.chunks)} chunks at {settings.index_dir}"
+    )
     return 1 if report.failed and not (report.added or report.updated or report.skipped) else 0
 
 
@@ -139,7 +164,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     print(result.text)
     for c in result.citations:
         page = f"，第{c.page}页" if c.page else ""
-        print(f"  [{c.number}] {c.title}{' · ' + ' > '.join(c.heading_path) if c.heading_path else ''}{page}：“{c.quote}”")
+        print(
+            f"  [{c.number}] {c.title}{' · ' + ' > '.join(c.heading_path) if c.heading_path else ''}{page}：“{c.quote}”"
+        )
     if result.abstained and result.related:
         print("相关材料：")
         for h in result.related[:3]:
@@ -153,7 +180,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     bot = _assistant(settings)
     items = load_qa(args.qa)
-    report: dict[str, Any] = {"retrieval": evaluate_retrieval(items, lambda it: bot.search(resolve(it.question, it.history), 10))}
+    report: dict[str, Any] = {
+        "retrieval": evaluate_retrieval(
+            items, lambda it: bot.search(resolve(it.question, it.history), 10)
+        )
+    }
     if not args.retrieval_only and hasattr(bot, "ask"):
         from .evaluate import evaluate_answers
 
@@ -165,10 +196,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     print(format_table(report["retrieval"], ["n", "r@1", "r@3", "r@5", "mrr"]))
     if report["retrieval"]["misses@5"]:
         misses = report["retrieval"]["misses@5"]
-        print(f"missed in top 5 ({len(misses)}):", ", ".join(misses[:20]) + (" …" if len(misses) > 20 else ""))
+        print(
+            f"missed in top 5 ({len(misses)}):",
+            ", ".join(misses[:20]) + (" …" if len(misses) > 20 else ""),
+        )
     if "answers" in report:
         print("\nAnswers")
-        print(format_table(report["answers"], ["n", "facts", "cite_prec", "abstain_ok", "false_abst", "chars"]))
+        print(
+            format_table(
+                report["answers"], ["n", "facts", "cite_prec", "abstain_ok", "false_abst", "chars"]
+            )
+        )
     return 0
 
 

@@ -95,10 +95,12 @@ def evaluate_retrieval(
 
 def format_table(report: dict[str, Any], columns: Sequence[str]) -> str:
     rows = [k for k in (*TYPES, "answerable", "all") if k in report and isinstance(report[k], dict)]
-    out = ["type".ljust(13) + "".join(c.rjust(9) for c in columns)]
+    widths = [max(9, len(c) + 2) for c in columns]
+    out = ["type".ljust(13) + "".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
     for key in rows:
         vals = report[key]
-        out.append(key.ljust(13) + "".join(_fmt(vals.get(c)).rjust(9) for c in columns))
+        cells = (_fmt(vals.get(c)).rjust(w) for c, w in zip(columns, widths, strict=True))
+        out.append(key.ljust(13) + "".join(cells))
     return "\n".join(out)
 
 

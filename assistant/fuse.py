@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 
-def rrf(rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+def rrf(
+    rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
     """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1; best first."""
     weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
@@ -25,7 +27,9 @@ def minmax(scores: Mapping[str, float]) -> dict[str, float]:
     return {key: (v - lo) / (hi - lo) for key, v in scores.items()}
 
 
-def weighted(score_maps: Sequence[Mapping[str, float]], weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+def weighted(
+    score_maps: Sequence[Mapping[str, float]], weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
     """Sum of min-max normalised scores times weights; a key missing from a list scores 0 there."""
     weights = weights or [1.0] * len(score_maps)
     total: dict[str, float] = {}

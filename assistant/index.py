@@ -66,15 +66,21 @@ def make_client(settings: Settings) -> Any:
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
     if settings.chroma_mode == "http":
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    return chromadb.PersistentClient(
+        path=str(settings.index_dir / "chroma"), settings=chroma_settings
+    )
 
 
 class Index:
     """Reads and writes documents and chunks; `snapshot` is always a whole, consistent view."""
 
-    def __init__(self, settings: Settings, embedder_name: str, tokenize: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self, settings: Settings, embedder_name: str, tokenize: Callable[[str], list[str]]
+    ) -> None:
         self.settings = settings
         self.embedder_name = embedder_name
         self._tokenize = tokenize
@@ -83,7 +89,9 @@ class Index:
         self._chunks = self._client.get_or_create_collection(
             f"{prefix}-chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
-        self._docs = self._client.get_or_create_collection(f"{prefix}-docs", embedding_function=None)
+        self._docs = self._client.get_or_create_collection(
+            f"{prefix}-docs", embedding_function=None
+        )
         self._token_cache_path = settings.index_dir / f"lexical-{prefix}.json"
         self._tokens: dict[str, list[str]] = self._load_token_cache()
         self._write_lock = threading.Lock()
@@ -99,10 +107,15 @@ class Index:
         """The current view; checks the store for other writers at most every refresh_seconds."""
         if self._snapshot is None:
             self.refresh()
-        elif time.monotonic() - self._checked_at > self.settings.refresh_seconds and not self._refresh_lock.locked():
+        elif (
+            time.monotonic() - self._checked_at > self.settings.refresh_seconds
+            and not self._refresh_lock.locked()
+        ):
             # A rebuild re-reads the whole store; readers keep answering from the current view meanwhile.
             self._checked_at = time.monotonic()
-            threading.Thread(target=self._refresh_quietly, name="index-refresh", daemon=True).start()
+            threading.Thread(
+                target=self._refresh_quietly, name="index-refresh", daemon=True
+            ).start()
         if self._snapshot is None:
             raise IndexNotReady("the index is not loaded yet")
         return self._snapshot
@@ -126,7 +139,9 @@ class Index:
     def _refresh_quietly(self) -> None:
         try:
             self.refresh(wait=False)
-        except Exception:  # the store being briefly unreachable must not kill readers; the next check retries
+        except (
+            Exception
+        ):  # the store being briefly unreachable must not kill readers; the next check retries
             log.warning("index refresh failed", exc_info=True)
 
     def _generation(self) -> str:
@@ -135,7 +150,11 @@ class Index:
 
     def _build(self, generation: str) -> Snapshot:
         docs = self._read_documents()
-        chunks = [c for c in self._read_chunks() if c[1] == docs.get(c[0].document_id, _NO_DOC).content_hash]
+        chunks = [
+            c
+            for c in self._read_chunks()
+            if c[1] == docs.get(c[0].document_id, _NO_DOC).content_hash
+        ]
         ordered = sorted((c for c, _ in chunks), key=lambda c: (c.document_id, c.start, c.id))
         fresh = False
         for c in ordered:
@@ -172,34 +191,51 @@ class Index:
         out = []
         offset = 0
         while True:
-            got = self._chunks.get(include=["documents", "metadatas"], limit=BATCH * 10, offset=offset)
+            got = self._chunks.get(
+                include=["documents", "metadatas"], limit=BATCH * 10, offset=offset
+            )
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 out.append((_chunk_from(cid, text, meta), str(meta["hash"])))
             if len(got["ids"]) < BATCH * 10:
                 return out
             offset += len(got["ids"])
 
-    def dense(self, vector: np.ndarray, n: int, document_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    def dense(
+        self, vector: np.ndarray, n: int, document_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
         """Nearest chunk ids by cosine similarity (1 - distance), best first."""
         total = self._chunks.count()
         if total == 0:
             return []
         where = {"doc_id": {"$in": list(document_ids)}} if document_ids else None
         got = self._chunks.query(
-            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where, include=["distances"]
+            query_embeddings=[vector.tolist()],
+            n_results=min(n, total),
+            where=where,
+            include=["distances"],
         )
-        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+        return [
+            (cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]
 
     def document(self, doc_id: str) -> tuple[DocumentRecord, str]:
         """A document's record and its cleaned text."""
         got = self._docs.get(ids=[doc_id], include=["documents", "metadatas"])
         if not got["ids"] or doc_id == META_ID:
             raise NotFound(f"no document with id {doc_id!r}")
-        return DocumentRecord(**json.loads(got["metadatas"][0]["record"])), got["documents"][0] or ""
+        return DocumentRecord(**json.loads(got["metadatas"][0]["record"])), got["documents"][
+            0
+        ] or ""
 
     # ----- writing -------------------------------------------------------------------------
 
-    def write(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray | None, refresh: bool = True) -> DocumentRecord:
+    def write(
+        self,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray | None,
+        refresh: bool = True,
+    ) -> DocumentRecord:
         """Store a document's chunks, then its record (the moment it becomes visible), then drop old chunks.
 
         refresh=False skips rebuilding this process's view (a full re-read of the store, so per-document
@@ -234,11 +270,16 @@ class Index:
                 embeddings=[[0.0], [0.0]],
                 documents=[doc.text, ""],
                 metadatas=[
-                    {"record": json.dumps(asdict(record), ensure_ascii=False), "pages": _pages_json(doc.pages)},
+                    {
+                        "record": json.dumps(asdict(record), ensure_ascii=False),
+                        "pages": _pages_json(doc.pages),
+                    },
                     {"generation": uuid.uuid4().hex},
                 ],
             )
-            self._chunks.delete(where={"$and": [{"doc_id": doc.id}, {"hash": {"$ne": doc.content_hash}}]})
+            self._chunks.delete(
+                where={"$and": [{"doc_id": doc.id}, {"hash": {"$ne": doc.content_hash}}]}
+            )
         if refresh:
             self.refresh(force=True)
         return record
@@ -256,13 +297,22 @@ class Index:
     def collect_garbage(self) -> int:
         """Delete chunks that belong to no committed document version (left by an interrupted ingest)."""
         docs = self._read_documents()
-        stale = [c.id for c, h in self._read_chunks() if docs.get(c.document_id, _NO_DOC).content_hash != h]
+        stale = [
+            c.id
+            for c, h in self._read_chunks()
+            if docs.get(c.document_id, _NO_DOC).content_hash != h
+        ]
         for i in range(0, len(stale), BATCH):
             self._chunks.delete(ids=stale[i : i + BATCH])
         return len(stale)
 
     def _bump(self) -> None:
-        self._docs.upsert(ids=[META_ID], embeddings=[[0.0]], documents=[""], metadatas=[{"generation": uuid.uuid4().hex}])
+        self._docs.upsert(
+            ids=[META_ID],
+            embeddings=[[0.0]],
+            documents=[""],
+            metadatas=[{"generation": uuid.uuid4().hex}],
+        )
 
     # ----- lexical token cache ------------------------------------------------------------
 

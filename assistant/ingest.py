@@ -45,13 +45,24 @@ class IngestReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} unchanged, "
             f"{len(self.removed)} removed, {len(self.failed)} failed; {self.chunks} chunks in {self.seconds:.1f}s"
         )
-        return "\n".join([line, *(f"  failed: {printable(name)}: {printable(reason)}" for name, reason in self.failed)])
+        return "\n".join(
+            [
+                line,
+                *(
+                    f"  failed: {printable(name)}: {printable(reason)}"
+                    for name, reason in self.failed
+                ),
+            ]
+        )
 
 
 def printable(text: str) -> str:
     """`text` with control, format and line-separator characters escaped: safe on one terminal line."""
     return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
+        for ch in text
     )
 
 
@@ -68,7 +79,11 @@ def content_hash(data: bytes, settings: Settings, metadata: dict[str, str]) -> s
     config = [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap]
     h.update(json.dumps(config, ensure_ascii=False).encode())
     # Where the file was ingested from is not part of its content.
-    h.update(json.dumps(sorted((k, v) for k, v in metadata.items() if k != "root"), ensure_ascii=False).encode())
+    h.update(
+        json.dumps(
+            sorted((k, v) for k, v in metadata.items() if k != "root"), ensure_ascii=False
+        ).encode()
+    )
     return h.hexdigest()
 
 
@@ -84,19 +99,34 @@ def read_sidecar(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if v not in (None, "")}
 
 
-def build_document(data: bytes, name: str, settings: Settings, metadata: dict[str, str] | None = None, source: str = "") -> Document:
+def build_document(
+    data: bytes,
+    name: str,
+    settings: Settings,
+    metadata: dict[str, str] | None = None,
+    source: str = "",
+) -> Document:
     """Bytes of one file → a cleaned Document (raises IngestError with the reason)."""
     if Path(name).suffix.lower() not in SUPPORTED:
-        raise UnsupportedFormat(f"unsupported file type {Path(name).suffix or '(none)'!r}; use TXT, MD, PDF, DOCX or HTML")
+        raise UnsupportedFormat(
+            f"unsupported file type {Path(name).suffix or '(none)'!r}; use TXT, MD, PDF, DOCX or HTML"
+        )
     metadata = dict(metadata or {})
     digest = content_hash(data, settings, metadata)
-    parsed = parse_bytes(data, Path(name).name, max_unpacked_bytes=settings.max_unpacked_bytes, ocr=settings.ocr)
+    parsed = parse_bytes(
+        data, Path(name).name, max_unpacked_bytes=settings.max_unpacked_bytes, ocr=settings.ocr
+    )
     text, pages = clean(parsed)
     if not text.strip():
         raise IngestError("no text left after cleaning")
-    title = metadata.pop("title", "") or parsed.title.strip() or _first_heading(text) or Path(name).stem
+    title = (
+        metadata.pop("title", "") or parsed.title.strip() or _first_heading(text) or Path(name).stem
+    )
     # A file name may hold control characters (ESC sequences, bidi overrides); a title never does.
-    title = "".join(ch for ch in title if unicodedata.category(ch) not in _UNPRINTABLE).strip() or "untitled"
+    title = (
+        "".join(ch for ch in title if unicodedata.category(ch) not in _UNPRINTABLE).strip()
+        or "untitled"
+    )
     return Document(
         id=document_id(name),
         title=title,
@@ -119,7 +149,9 @@ def _first_heading(text: str) -> str:
     return line.heading if line.heading and line.rank == 1 else ""
 
 
-def embed_chunks(embedder: Embedder | None, texts: Sequence[str], batch: int, tick: Callable[[int], None]) -> np.ndarray | None:
+def embed_chunks(
+    embedder: Embedder | None, texts: Sequence[str], batch: int, tick: Callable[[int], None]
+) -> np.ndarray | None:
     if embedder is None:
         tick(len(texts))
         return None
@@ -130,7 +162,14 @@ def embed_chunks(embedder: Embedder | None, texts: Sequence[str], batch: int, ti
     return np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
-def index_document(doc: Document, index: Index, embedder: Embedder | None, settings: Settings, tick: Callable[[int], None] = lambda n: None, refresh: bool = True) -> tuple[str, int]:
+def index_document(
+    doc: Document,
+    index: Index,
+    embedder: Embedder | None,
+    settings: Settings,
+    tick: Callable[[int], None] = lambda n: None,
+    refresh: bool = True,
+) -> tuple[str, int]:
     """Write one document unless unchanged; returns ("added"|"updated"|"unchanged", chunks)."""
     existing = index.record(doc.id)
     if existing is not None and existing.content_hash == doc.content_hash:
@@ -139,7 +178,9 @@ def index_document(doc: Document, index: Index, embedder: Embedder | None, setti
     if not chunks:
         raise IngestError("the document produced no passages")
     # All the slow work happens before the store is touched, so a crash leaves nothing half-written.
-    vectors = embed_chunks(embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick)
+    vectors = embed_chunks(
+        embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick
+    )
     index.write(doc, chunks, vectors, refresh=refresh)
     return ("updated" if existing else "added"), len(chunks)
 
@@ -166,14 +207,26 @@ def discover(paths: Iterable[Path]) -> list[tuple[Path, str, Path | None]]:
     for p in paths:
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not f.name.startswith(".") and not f.name.endswith(SIDECAR) and f.suffix.lower() in SUPPORTED:
+                if (
+                    f.is_file()
+                    and not f.name.startswith(".")
+                    and not f.name.endswith(SIDECAR)
+                    and f.suffix.lower() in SUPPORTED
+                ):
                     found.append((f, f.relative_to(p).as_posix(), p))
         else:
             found.append((p, p.name, None))
     return found
 
 
-def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None, settings: Settings, progress: bool = True, prune: bool = True) -> IngestReport:
+def ingest_paths(
+    paths: Sequence[Path],
+    index: Index,
+    embedder: Embedder | None,
+    settings: Settings,
+    progress: bool = True,
+    prune: bool = True,
+) -> IngestReport:
     """Ingest files and folders; documents gone from an ingested folder are removed."""
     from tqdm import tqdm
 
@@ -187,7 +240,11 @@ def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None,
     roots = {str(root.resolve()) for _, _, root in items if root is not None}
     discovered = {document_id(name) for _, name, root in items if root is not None}
     # Documents this run will prune (gone from a folder being ingested) are no one's twin.
-    leaving = {i for i, r in records.items() if r.metadata.get("root") in roots and i not in discovered} if prune else set()
+    leaving = (
+        {i for i, r in records.items() if r.metadata.get("root") in roots and i not in discovered}
+        if prune
+        else set()
+    )
     for path, name, root in items:
         bar.set_postfix_str(name[-30:])
         if root is not None:
@@ -208,12 +265,23 @@ def ingest_paths(paths: Sequence[Path], index: Index, embedder: Embedder | None,
                 bar.update(1)
                 continue
             _check_not_clobbering(known, path, meta.get("root"))
-            twin = next((r for r in records.values() if r.content_hash == digest and r.id != doc_id and r.id not in leaving), None)
+            twin = next(
+                (
+                    r
+                    for r in records.values()
+                    if r.content_hash == digest and r.id != doc_id and r.id not in leaving
+                ),
+                None,
+            )
             if twin is not None:
-                raise IngestError(f"same content as {twin.source} (document {twin.id}), which is already indexed; not indexed twice")
+                raise IngestError(
+                    f"same content as {twin.source} (document {twin.id}), which is already indexed; not indexed twice"
+                )
             doc = build_document(data, name, settings, meta, source=str(path.resolve()))
             status, n = index_document(doc, index, embedder, settings, refresh=False)
-            {"added": report.added, "updated": report.updated, "unchanged": report.skipped}[status].append(name)
+            {"added": report.added, "updated": report.updated, "unchanged": report.skipped}[
+                status
+            ].append(name)
             report.chunks += n
             if (fresh := index.record(doc_id)) is not None:
                 records[doc_id] = fresh

@@ -55,5 +55,7 @@ class PolicyRetriever(BaseRetriever):
     assistant: Any
     k: int = 5
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
         return [hit_to_document(h) for h in self.assistant.search(query, self.k)]

@@ -25,10 +25,12 @@ class BM25:
                 ids.append(i)
                 tfs.append(tf)
         self._postings = {
-            term: (np.array(ids, dtype=np.int32), np.array(tfs, dtype=np.float32)) for term, (ids, tfs) in postings.items()
+            term: (np.array(ids, dtype=np.int32), np.array(tfs, dtype=np.float32))
+            for term, (ids, tfs) in postings.items()
         }
         self._idf = {
-            term: math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5)) for term, (ids, _) in self._postings.items()
+            term: math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))
+            for term, (ids, _) in self._postings.items()
         }
 
     def scores(self, query: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +53,9 @@ class BM25:
         if len(candidates) > n:
             part = np.argpartition(-acc[candidates], n - 1)[:n]
             candidates = candidates[part]
-        ranked = sorted(((int(i), float(acc[i])) for i in candidates), key=lambda kv: (-kv[1], kv[0]))
+        ranked = sorted(
+            ((int(i), float(acc[i])) for i in candidates), key=lambda kv: (-kv[1], kv[0])
+        )
         return ranked[:n]
 
     def idf(self, term: str) -> float:

@@ -49,7 +49,9 @@ class Retriever:
         expansions = self.synonyms.expand(text)
         return Query(text, expansions, tokenize(" ".join([text, *expansions]), self._userdict))
 
-    def search(self, text: str, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+    def search(
+        self, text: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> list[Hit]:
         """The top_k passages for `text`, best first."""
         query = self.prepare(text)
         return self.search_query(query, top_k or self.settings.top_k, filters or Filters())
@@ -94,5 +96,6 @@ class Retriever:
         return {
             c.id
             for c in self.index.snapshot.chunks
-            if (not docs or c.document_id in docs) and (not filters.heading or filters.heading in c.heading)
+            if (not docs or c.document_id in docs)
+            and (not filters.heading or filters.heading in c.heading)
         }

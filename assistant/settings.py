@@ -17,9 +17,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PA_", env_file=".env", extra="ignore")
 
     # Paths
-    index_dir: Path = Field(Path("index"), description="Folder of the persistent index (Chroma + lexical).")
+    index_dir: Path = Field(
+        Path("index"), description="Folder of the persistent index (Chroma + lexical)."
+    )
     corpus_dir: Path = Field(Path("corpus"), description="Folder `make run` ingests.")
-    upload_dir: Path = Field(Path("index/uploads"), description="Where uploaded files are kept (never served over HTTP).")
+    upload_dir: Path = Field(
+        Path("index/uploads"), description="Where uploaded files are kept (never served over HTTP)."
+    )
 
     # Embedding
     embedder: str = Field(
@@ -38,59 +42,97 @@ class Settings(BaseSettings):
 
     # Vector store
     chroma_mode: Literal["embedded", "http"] = Field(
-        "embedded", description="`embedded` (PersistentClient under index_dir) or `http` (a `chroma run` server)."
+        "embedded",
+        description="`embedded` (PersistentClient under index_dir) or `http` (a `chroma run` server).",
     )
     chroma_host: str = Field("127.0.0.1", description="Chroma server host when chroma_mode=http.")
     chroma_port: int = Field(8001, description="Chroma server port when chroma_mode=http.")
     collection: str = Field("policy", description="Name prefix of the Chroma collections.")
     refresh_seconds: float = Field(
-        2.0, description="How often a worker checks the store for documents ingested by another worker."
+        2.0,
+        description="How often a worker checks the store for documents ingested by another worker.",
     )
 
     # Chunking
-    chunk_size: int = Field(400, description="Target chunk length in characters (sentences are never split).")
-    chunk_overlap: int = Field(1, description="Sentences repeated from the previous chunk of the same section.")
+    chunk_size: int = Field(
+        400, description="Target chunk length in characters (sentences are never split)."
+    )
+    chunk_overlap: int = Field(
+        1, description="Sentences repeated from the previous chunk of the same section."
+    )
 
     # Retrieval
     top_k: int = Field(5, description="Passages returned by search by default.")
-    candidates: int = Field(30, description="Candidates taken from each of BM25 and dense before fusion.")
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="How lexical and dense rankings are fused.")
+    candidates: int = Field(
+        30, description="Candidates taken from each of BM25 and dense before fusion."
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "rrf", description="How lexical and dense rankings are fused."
+    )
     rrf_k: int = Field(60, description="The k of reciprocal rank fusion.")
     lexical_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
-    synonyms_path: Path = Field(DATA_DIR / "synonyms.tsv", description="Editable table of everyday wording → official terms.")
-    userdict_path: Path = Field(DATA_DIR / "userdict.txt", description="jieba user dictionary of domain terms.")
+    synonyms_path: Path = Field(
+        DATA_DIR / "synonyms.tsv",
+        description="Editable table of everyday wording → official terms.",
+    )
+    userdict_path: Path = Field(
+        DATA_DIR / "userdict.txt", description="jieba user dictionary of domain terms."
+    )
 
     # Answering
-    answer_chars: int = Field(300, description="Target length of an extractive answer (lists and procedures may be longer).")
+    answer_chars: int = Field(
+        300,
+        description="Target length of an extractive answer (lists and procedures may be longer).",
+    )
     abstain_threshold: float = Field(
         0.25,
         description="Abstain when the evidence confidence (question terms covered by the best passages, lowered by "
         "each figure, place, field term or asked kind of figure they lack; see assistant/evidence.py) is below this. "
         "Calibrated on bench/data/seed_qa.jsonl: unanswerable questions score at most 0.19, answerable ones at least 0.30.",
     )
-    llm_base_url: str = Field("", description="OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1); empty = extractive only.")
+    llm_base_url: str = Field(
+        "",
+        description="OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1); empty = extractive only.",
+    )
     llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
     llm_api_key: str = Field("", description="API key for the LLM endpoint.")
-    llm_timeout: float = Field(20.0, description="Seconds before the LLM call gives up and the extractive answer is used.")
+    llm_timeout: float = Field(
+        20.0, description="Seconds before the LLM call gives up and the extractive answer is used."
+    )
 
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `policy-assistant serve` binds.")
     port: int = Field(8000, description="Port `policy-assistant serve` binds.")
-    api_key: str = Field("", description="Bearer key required for document management (empty: management disabled).")
-    open_api_key: str = Field("", description="If set, ask and search also require this bearer key (kiosk default: open).")
+    api_key: str = Field(
+        "", description="Bearer key required for document management (empty: management disabled)."
+    )
+    open_api_key: str = Field(
+        "", description="If set, ask and search also require this bearer key (kiosk default: open)."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed by CORS and allowed to embed the widget: comma-separated or a JSON list.",
     )
     max_question_chars: int = Field(500, description="Longest question accepted.")
-    max_history_turns: int = Field(10, description="Most history messages accepted with a question.")
+    max_history_turns: int = Field(
+        10, description="Most history messages accepted with a question."
+    )
     max_top_k: int = Field(50, description="Largest top_k a search may ask for.")
     max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest upload accepted (bytes).")
-    max_body_bytes: int = Field(1024 * 1024, description="Largest JSON request body accepted by the API (bytes; uploads use max_upload_bytes).")
-    max_unpacked_bytes: int = Field(200 * 1024 * 1024, description="Largest size a DOCX may unpack to (zip-bomb guard).")
-    rate_limit_per_minute: int = Field(0, description="Requests per minute per client on ask/search (0: unlimited).")
-    idle_reset_seconds: int = Field(120, description="Kiosk page clears the conversation after this idle time.")
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        description="Largest JSON request body accepted by the API (bytes; uploads use max_upload_bytes).",
+    )
+    max_unpacked_bytes: int = Field(
+        200 * 1024 * 1024, description="Largest size a DOCX may unpack to (zip-bomb guard)."
+    )
+    rate_limit_per_minute: int = Field(
+        0, description="Requests per minute per client on ask/search (0: unlimited)."
+    )
+    idle_reset_seconds: int = Field(
+        120, description="Kiosk page clears the conversation after this idle time."
+    )
 
     # OCR
     ocr: bool = Field(True, description="Run OCR (rapidocr) on PDF pages that have no text layer.")

@@ -98,7 +98,13 @@ def analyse(text: str, title: str = "") -> list[Line]:
             and prev.heading != title
         ):
             # A title and its subtitle form one heading ("以…赢得…" / "平湖创新机制…").
-            merged[-1] = Line(prev.start, line.end, text[prev.start : line.end], f"{prev.heading} {line.heading}", 1)
+            merged[-1] = Line(
+                prev.start,
+                line.end,
+                text[prev.start : line.end],
+                f"{prev.heading} {line.heading}",
+                1,
+            )
             continue
         merged.append(line)
     return merged

@@ -99,7 +99,9 @@ class SynonymTable:
                     continue
                 phrase, _, terms = line.partition("\t")
                 if phrase.strip() and terms.strip():
-                    entries[normalise(phrase.strip())] = [t.strip() for t in terms.split("|") if t.strip()]
+                    entries[normalise(phrase.strip())] = [
+                        t.strip() for t in terms.split("|") if t.strip()
+                    ]
         return cls(entries)
 
     def expand(self, query: str) -> list[str]:

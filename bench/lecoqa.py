@@ -71,14 +71,21 @@ def convert(limit_civil: int | None = None) -> list[dict[str, object]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "lecoqa.jsonl")
-    ap.add_argument("--limit-civil", type=int, default=None, help="keep only the first N Civil-Code-only questions")
+    ap.add_argument(
+        "--limit-civil",
+        type=int,
+        default=None,
+        help="keep only the first N Civil-Code-only questions",
+    )
     args = ap.parse_args()
     if not QUERIES.exists():
         print(f"skipped: {QUERIES} not present")
         return
     items = convert(args.limit_civil)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    args.out.write_text(
+        "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8"
+    )
     print(f"{len(items)} questions → {args.out}", file=sys.stderr)
 
 

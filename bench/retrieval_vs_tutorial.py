@@ -69,8 +69,12 @@ def main() -> None:
     pieces = [d for t in texts for d in splitter.create_documents([t])]
     import chromadb
 
-    client = chromadb.PersistentClient(path=str(tmp / "tutorial"), settings=chromadb.Settings(anonymized_telemetry=False))
-    store = Chroma(client=client, collection_name="tutorial", embedding_function=EmbedderEmbeddings(embedder))
+    client = chromadb.PersistentClient(
+        path=str(tmp / "tutorial"), settings=chromadb.Settings(anonymized_telemetry=False)
+    )
+    store = Chroma(
+        client=client, collection_name="tutorial", embedding_function=EmbedderEmbeddings(embedder)
+    )
     store.add_documents(pieces)
     tut_build = time.perf_counter() - t0
 
@@ -87,10 +91,14 @@ def main() -> None:
         rows[name] = (metrics, statistics.median(lat), percentile(lat, 0.95))
 
     print(f"questions: {len(items)} answerable from {args.qa.name}; embedder: {embedder.name}")
-    print(f"chunks: ours {len(ours.index.snapshot.chunks)} (build {ours_build:.1f}s), tutorial {len(pieces)} (build {tut_build:.1f}s)")
+    print(
+        f"chunks: ours {len(ours.index.snapshot.chunks)} (build {ours_build:.1f}s), tutorial {len(pieces)} (build {tut_build:.1f}s)"
+    )
     print(f"{'pipeline':10}{'R@1':>7}{'R@3':>7}{'R@5':>7}{'MRR':>7}{'p50 ms':>9}{'p95 ms':>9}")
     for name, (m, p50, p95) in rows.items():
-        print(f"{name:10}{m['r@1']:7.3f}{m['r@3']:7.3f}{m['r@5']:7.3f}{m['mrr']:7.3f}{p50:9.1f}{p95:9.1f}")
+        print(
+            f"{name:10}{m['r@1']:7.3f}{m['r@3']:7.3f}{m['r@5']:7.3f}{m['mrr']:7.3f}{p50:9.1f}{p95:9.1f}"
+        )
     (mo, p50o, p95o), (mt, p50t, p95t) = rows["ours"], rows["tutorial"]
     print(
         f"{'ours/tut':10}{'':7}{'':7}{mo['r@5'] / max(mt['r@5'], 1e-9):7.2f}{mo['mrr'] / max(mt['mrr'], 1e-9):7.2f}"

@@ -208,6 +208,29 @@ def test_a_comparison_gets_one_figure_per_thing() -> None:
     assert "1224亩" in text and "234亩" in text
 
 
+def test_dense_similarity_is_an_optional_tie_breaker() -> None:
+    from assistant.score import DENSE_WEIGHT, dense_bonus
+
+    us = units([hit("甲句。乙句。丙句。")])
+    assert dense_bonus(us) == {}
+    bonus = dense_bonus(us, lambda texts: [0.80, 0.90, 0.85])
+    assert [round(bonus[u.key], 3) for u in us] == [0.0, DENSE_WEIGHT, round(DENSE_WEIGHT / 2, 3)]
+
+
+def test_a_noun_the_index_never_uses_is_a_gap() -> None:
+    from assistant.evidence import Vocabulary, flat
+
+    vocabulary = Vocabulary.of(["二手房带押过户无需先还清原贷款，可申请过户。"])
+    info = analyse("公租房怎么申请？", USERDICT)
+    assert any(g.kind == "novel" for g in gaps(info, flat("可申请过户。"), USERDICT, vocabulary))
+    assert not any(
+        g.kind == "novel"
+        for g in gaps(
+            analyse("二手房怎么过户？", USERDICT), flat("可申请过户。"), USERDICT, vocabulary
+        )
+    )
+
+
 def test_compose_cites_every_sentence_and_merges_a_contiguous_run() -> None:
     h = hit("第一句说明情况。第二句给出15%。\n另一段第三句。")
     us = units([h])

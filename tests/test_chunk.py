@@ -24,7 +24,15 @@ LAW = "\n".join(
 
 
 def doc(text: str, title: str = "", pages: list[PageSpan] | None = None) -> Document:
-    return Document(id="d", title=title, source="s", doc_type="txt", text=text, content_hash="h" * 8, pages=pages or [])
+    return Document(
+        id="d",
+        title=title,
+        source="s",
+        doc_type="txt",
+        text=text,
+        content_hash="h" * 8,
+        pages=pages or [],
+    )
 
 
 def test_law_articles_never_share_a_chunk_and_carry_their_chapter() -> None:
@@ -49,6 +57,7 @@ def test_long_article_is_split_at_sentences_with_overlap() -> None:
 def test_policy_numbering_builds_a_heading_path() -> None:
     text = "一、总体要求\n（一）指导思想。坚持节约集约用地。\n（二）基本原则。项目跟着规划走。\n二、主要任务\n1.盘活存量。清理批而未供土地。"
     chunks = chunk_document(doc(text), target=500)
+
     def path_of(phrase: str) -> list[str]:
         return next(c.heading_path for c in chunks if phrase in c.text)
 
@@ -82,14 +91,18 @@ def test_embed_text_has_title_and_heading_prefix() -> None:
 
 
 TEXT = st.text(
-    alphabet=st.sampled_from(list("土地管理配套设施比例平湖项目。！？；，、“”（）\n 第一条章一、（一）1.abc0123456789%")),
+    alphabet=st.sampled_from(
+        list("土地管理配套设施比例平湖项目。！？；，、“”（）\n 第一条章一、（一）1.abc0123456789%")
+    ),
     max_size=1500,
 )
 
 
 @settings(max_examples=150, deadline=None)
 @given(TEXT, st.integers(min_value=20, max_value=600), st.integers(min_value=0, max_value=2))
-def test_every_sentence_lands_in_a_chunk_and_offsets_are_exact(text: str, target: int, overlap: int) -> None:
+def test_every_sentence_lands_in_a_chunk_and_offsets_are_exact(
+    text: str, target: int, overlap: int
+) -> None:
     d = doc(text)
     chunks = chunk_document(d, target=target, overlap=overlap)
     for c in chunks:
@@ -99,7 +112,8 @@ def test_every_sentence_lands_in_a_chunk_and_offsets_are_exact(text: str, target
     for a, b in sentences(text, 0, len(text)):
         assert any(s <= a and b <= e for s, e in covered) or any(
             # a sentence over the hard limit is cut into pieces that each land in a chunk
-            s <= a < e for s, e in covered
+            s <= a < e
+            for s, e in covered
         ), (text[a:b], covered)
     # every non-space character of the document is in some chunk
     inside = set()

@@ -39,7 +39,9 @@ def test_ingest_missing_path_is_one_clear_line(tmp_path: Path) -> None:
 def test_ingest_search_json_and_eval(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "notice.txt").write_text("关于带押过户的通知\n二手房带押过户无需先还清原贷款。\n", encoding="utf-8")
+    (docs / "notice.txt").write_text(
+        "关于带押过户的通知\n二手房带押过户无需先还清原贷款。\n", encoding="utf-8"
+    )
     (docs / "bad.pdf").write_bytes(b"not a pdf")
     env = {"PA_EMBEDDER": "none"}
     ix = str(tmp_path / "ix")

@@ -18,13 +18,17 @@ from tests.conftest import REPO, external
 def external_bot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Assistant, object]:
     """All of policy_docs, lexical only: parsing and bookkeeping are under test here, not embeddings."""
     docs = external("policy_docs")
-    bot = Assistant(get_settings(index_dir=tmp_path_factory.mktemp("ext"), embedder="none", ocr=False))
+    bot = Assistant(
+        get_settings(index_dir=tmp_path_factory.mktemp("ext"), embedder="none", ocr=False)
+    )
     return bot, bot.ingest([docs])
 
 
 @pytest.mark.slow
 @pytest.mark.external
-def test_every_external_document_ingests_or_fails_clearly(external_bot: tuple[Assistant, object]) -> None:
+def test_every_external_document_ingests_or_fails_clearly(
+    external_bot: tuple[Assistant, object],
+) -> None:
     bot, report = external_bot
     files = [p for p in external("policy_docs").rglob("*") if p.is_file()]
     assert len(report.added) + len(report.failed) == len(files)  # type: ignore[attr-defined]
@@ -37,17 +41,23 @@ def test_every_external_document_ingests_or_fails_clearly(external_bot: tuple[As
 
 @pytest.mark.slow
 @pytest.mark.external
-def test_civil_code_articles_are_whole_and_page_numbers_gone(external_bot: tuple[Assistant, object]) -> None:
+def test_civil_code_articles_are_whole_and_page_numbers_gone(
+    external_bot: tuple[Assistant, object],
+) -> None:
     bot, _ = external_bot
     hits = bot.search("建设用地使用权人依法对国家所有的土地享有占有、使用和收益的权利", 3)
-    assert "建设用地使用权人依法对国家所有的土地享有占有、使用和收益的权利" in hits[0].chunk.text.replace("\n", "")
+    assert "建设用地使用权人依法对国家所有的土地享有占有、使用和收益的权利" in hits[
+        0
+    ].chunk.text.replace("\n", "")
     assert hits[0].chunk.pages, "PDF chunks carry their page numbers"
     assert any("第三百四十四条" in h for h in hits[0].chunk.heading_path)
 
 
 @pytest.mark.slow
 @pytest.mark.external
-def test_lecoqa_land_and_civil_code_recall(external_bot: tuple[Assistant, object], tmp_path: Path) -> None:
+def test_lecoqa_land_and_civil_code_recall(
+    external_bot: tuple[Assistant, object], tmp_path: Path
+) -> None:
     external("qa_datasets", "lecoqa", "queries.json")
     spec = importlib.util.spec_from_file_location("lecoqa", REPO / "bench" / "lecoqa.py")
     assert spec and spec.loader
@@ -55,7 +65,9 @@ def test_lecoqa_land_and_civil_code_recall(external_bot: tuple[Assistant, object
     spec.loader.exec_module(module)
     items = module.convert(limit_civil=150)
     path = tmp_path / "lecoqa.jsonl"
-    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8"
+    )
     bot, _ = external_bot
     report = evaluate_retrieval(load_qa(path), lambda it: bot.search(it.question, 5))
     # Lexical only, real layperson questions against statutes; the hybrid figure is in BENCHMARKS.md.

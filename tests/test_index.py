@@ -32,7 +32,9 @@ def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
-def test_reingest_skips_unchanged_updates_changed_removes_deleted(lexical_bot: Assistant, tmp_path: Path) -> None:
+def test_reingest_skips_unchanged_updates_changed_removes_deleted(
+    lexical_bot: Assistant, tmp_path: Path
+) -> None:
     docs = tmp_path / "docs"
     write(docs, "law.txt", LAW)
     write(docs, "notice.md", NOTICE)
@@ -41,7 +43,9 @@ def test_reingest_skips_unchanged_updates_changed_removes_deleted(lexical_bot: A
     chunks_before = len(lexical_bot.index.snapshot.chunks)
 
     again = lexical_bot.ingest([docs])
-    assert sorted(again.skipped) == ["law.txt", "notice.md"] and not again.added and not again.updated
+    assert (
+        sorted(again.skipped) == ["law.txt", "notice.md"] and not again.added and not again.updated
+    )
     assert len(lexical_bot.index.snapshot.chunks) == chunks_before
 
     write(docs, "law.txt", LAW + "第三条 新增的条款内容关于耕地保护。\n")
@@ -51,9 +55,13 @@ def test_reingest_skips_unchanged_updates_changed_removes_deleted(lexical_bot: A
     titles = {d.title for d in lexical_bot.documents()}
     assert titles == {"中华人民共和国测试法"}
     assert lexical_bot.search("耕地保护")[0].chunk.document_id == document_id("law.txt")
-    assert lexical_bot.search("带押过户") == [] or all(h.chunk.document_id == document_id("law.txt") for h in lexical_bot.search("带押过户"))
+    assert lexical_bot.search("带押过户") == [] or all(
+        h.chunk.document_id == document_id("law.txt") for h in lexical_bot.search("带押过户")
+    )
     # no chunk of an old version survives
-    assert all(c.id.startswith(f"{document_id('law.txt')}-") for c in lexical_bot.index.snapshot.chunks)
+    assert all(
+        c.id.startswith(f"{document_id('law.txt')}-") for c in lexical_bot.index.snapshot.chunks
+    )
 
 
 def test_one_broken_file_never_stops_the_others(lexical_bot: Assistant, tmp_path: Path) -> None:
@@ -70,7 +78,9 @@ def test_one_broken_file_never_stops_the_others(lexical_bot: Assistant, tmp_path
     assert "failed" in report.summary()
 
 
-def test_half_written_document_is_invisible_and_a_rerun_completes_it(lexical_bot: Assistant, tmp_path: Path) -> None:
+def test_half_written_document_is_invisible_and_a_rerun_completes_it(
+    lexical_bot: Assistant, tmp_path: Path
+) -> None:
     docs = tmp_path / "docs"
     write(docs, "law.txt", LAW)
     lexical_bot.ingest([docs])
@@ -81,7 +91,19 @@ def test_half_written_document_is_invisible_and_a_rerun_completes_it(lexical_bot
         ids=["orphan-1"],
         embeddings=[[1.0]],
         documents=["孤儿片段：不应被检索到的内容"],
-        metadatas=[{"doc_id": good.id, "hash": "new-version", "title": "t", "heading": "[]", "pages": "[]", "start": 0, "end": 1, "ocr": False, "embed_text": "孤儿片段"}],
+        metadatas=[
+            {
+                "doc_id": good.id,
+                "hash": "new-version",
+                "title": "t",
+                "heading": "[]",
+                "pages": "[]",
+                "start": 0,
+                "end": 1,
+                "ocr": False,
+                "embed_text": "孤儿片段",
+            }
+        ],
     )
     index.refresh(force=True)
     assert all(h.chunk.id != "orphan-1" for h in lexical_bot.search("孤儿片段"))

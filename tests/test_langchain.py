@@ -29,10 +29,18 @@ def test_sentence_transformers_path_for_real(tmp_path: Path) -> None:
     lc = EmbedderEmbeddings(embedder)
     assert len(lc.embed_query("land")) == 384
 
-    settings = get_settings(index_dir=tmp_path / "ix", embedder="st", embed_model="packaged-minilm", embed_query_instruction="")
+    settings = get_settings(
+        index_dir=tmp_path / "ix",
+        embedder="st",
+        embed_model="packaged-minilm",
+        embed_query_instruction="",
+    )
     bot = Assistant(settings)
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "en.md").write_text("# Land rules\nLand use rights may be transferred.\n\nFishing boats need a licence.\n", encoding="utf-8")
+    (docs / "en.md").write_text(
+        "# Land rules\nLand use rights may be transferred.\n\nFishing boats need a licence.\n",
+        encoding="utf-8",
+    )
     assert bot.ingest([docs]).added == ["en.md"]
     assert "Land use" in bot.search("transfer of land", 1)[0].chunk.text

@@ -11,8 +11,17 @@ from tests.conftest import QA_PATH
 def test_public_set_bars(seed_assistant: Assistant) -> None:
     items = load_qa(QA_PATH)
     assert len(items) >= 60
-    assert {i.type for i in items} == {"fact", "process", "case", "multihop", "followup", "unanswerable"}
-    report = evaluate_retrieval(items, lambda it: seed_assistant.search(resolve(it.question, it.history), 10))
+    assert {i.type for i in items} == {
+        "fact",
+        "process",
+        "case",
+        "multihop",
+        "followup",
+        "unanswerable",
+    }
+    report = evaluate_retrieval(
+        items, lambda it: seed_assistant.search(resolve(it.question, it.history), 10)
+    )
     overall = report["answerable"]
     assert overall["r@5"] >= 0.95, report
     assert overall["mrr"] >= 0.85, report

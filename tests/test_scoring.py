@@ -34,7 +34,12 @@ def test_weighted_fusion_normalises_each_list() -> None:
 
 
 def test_bm25_prefers_rare_terms_and_short_documents() -> None:
-    corpus = [["土地", "出让", "合同"], ["土地", "规划"], ["土地", "带押过户", "二手房"], ["土地"] * 20 + ["带押过户"]]
+    corpus = [
+        ["土地", "出让", "合同"],
+        ["土地", "规划"],
+        ["土地", "带押过户", "二手房"],
+        ["土地"] * 20 + ["带押过户"],
+    ]
     index = BM25(corpus)
     top = index.top(["带押过户"], 4)
     assert [i for i, _ in top] == [2, 3]
@@ -62,8 +67,12 @@ def test_tokenize_normalises_full_width() -> None:
 def test_synonyms_map_everyday_words_to_official_terms(tmp_path: Path) -> None:
     table = SynonymTable.load(DATA_DIR / "synonyms.tsv")
     assert "带押过户" in table.expand("房子贷款没还清能卖吗")
-    assert table.expand("带押过户怎么办理") == [] or "带押过户" not in table.expand("带押过户怎么办理")
+    assert table.expand("带押过户怎么办理") == [] or "带押过户" not in table.expand(
+        "带押过户怎么办理"
+    )
     custom = tmp_path / "syn.tsv"
-    custom.write_text("# comment\n老房子\t存量住房|二手房\n\nbad line without tab\n", encoding="utf-8")
+    custom.write_text(
+        "# comment\n老房子\t存量住房|二手房\n\nbad line without tab\n", encoding="utf-8"
+    )
     assert SynonymTable.load(custom).expand("老房子怎么卖") == ["存量住房", "二手房"]
     assert SynonymTable.load(tmp_path / "missing.tsv").expand("x") == []
