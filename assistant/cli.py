@@ -170,7 +170,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if result.abstained and result.related:
         print("相关材料：")
         for h in result.related[:3]:
-            print(f"  - {h.chunk.document_title}：{h.chunk.text[:60]}…")
+            print(f"  - {h.chunk.document_title}：{h.chunk.text[:60].replace(chr(10), ' ')}…")
     return 0
 
 
