@@ -182,7 +182,10 @@ def gaps(
         head_term = by_text.get(head)
         # When the synonym table already tied the wording to an official term the passages hold
         # (贷款还没还完 → 带押过户), the everyday modifier is phrasing, not a different scope.
-        mapped = [*(mod.alternatives if mod else ()), *(head_term.alternatives if head_term else ())]
+        mapped = [
+            *(mod.alternatives if mod else ()),
+            *(head_term.alternatives if head_term else ()),
+        ]
         if any(alt in text for alt in mapped):
             continue
         if (
