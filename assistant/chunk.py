@@ -113,7 +113,9 @@ def _split_long(span: tuple[int, int], limit: int) -> list[tuple[int, int]]:
 
 
 def _make_chunk(doc: Document, i: int, a: int, b: int, path: list[str]) -> Chunk:
-    pages = sorted({p.number for p in doc.pages if p.start < b and p.end > a})
+    spans = sorted((p for p in doc.pages if p.start < b and p.end > a), key=lambda p: p.start)
+    pages = [p.number for p in spans]
+    breaks = [p.start for p in spans[1:]]
     prefix = " > ".join([doc.title, *path]) if doc.title else " > ".join(path)
     text = doc.text[a:b]
     return Chunk(
@@ -127,4 +129,5 @@ def _make_chunk(doc: Document, i: int, a: int, b: int, path: list[str]) -> Chunk
         pages=pages,
         embed_text=f"{prefix}\n{text}" if prefix else text,
         ocr=bool(set(pages) & set(doc.ocr_pages)),
+        page_breaks=breaks,
     )

@@ -345,6 +345,7 @@ def _chunk_meta(c: Chunk, content_hash: str) -> dict[str, Any]:
         "title": c.document_title,
         "heading": json.dumps(c.heading_path, ensure_ascii=False),
         "pages": json.dumps(c.pages),
+        "page_breaks": json.dumps(c.page_breaks),
         "start": c.start,
         "end": c.end,
         "ocr": c.ocr,
@@ -362,6 +363,7 @@ def _chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
         end=int(meta["end"]),
         heading_path=json.loads(meta["heading"]),
         pages=json.loads(meta["pages"]),
+        page_breaks=json.loads(str(meta.get("page_breaks", "[]"))),
         embed_text=str(meta["embed_text"]),
         ocr=bool(meta["ocr"]),
     )

@@ -62,6 +62,15 @@ class Chunk:
     pages: list[int] = field(default_factory=list)
     embed_text: str = ""
     ocr: bool = False
+    # Document offsets inside the chunk where pages[1], pages[2], … begin.
+    page_breaks: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding document offset `offset` of this chunk (None when unpaged)."""
+        if not self.pages:
+            return None
+        i = sum(1 for b in self.page_breaks if b <= offset)
+        return self.pages[min(i, len(self.pages) - 1)]
 
     @property
     def heading(self) -> str:

@@ -135,7 +135,7 @@ def cite(unit: Unit, number: int) -> Citation:
         document_id=c.document_id,
         title=c.document_title,
         heading_path=list(c.heading_path),
-        page=c.pages[0] if c.pages else None,
+        page=c.page_at(unit.doc_start),
         start=unit.doc_start,
         end=unit.doc_end,
         chunk_id=c.id,

@@ -120,3 +120,15 @@ def test_every_sentence_lands_in_a_chunk_and_offsets_are_exact(
     for s, e in covered:
         inside.update(range(s, e))
     assert all(i in inside for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_page_at_maps_offsets_inside_a_chunk_that_spans_pages() -> None:
+    text = "第一页的句子。" * 5 + "第二页的句子。" * 5
+    split = len("第一页的句子。") * 5
+    d = doc(text, pages=[PageSpan(7, 0, split), PageSpan(8, split, len(text))])
+    (chunk,) = chunk_document(d, target=500)
+    assert chunk.pages == [7, 8] and chunk.page_breaks == [split]
+    assert chunk.page_at(0) == 7
+    assert chunk.page_at(split - 1) == 7
+    assert chunk.page_at(split) == 8
+    assert doc(text).pages == [] and chunk_document(doc(text), target=500)[0].page_at(3) is None
