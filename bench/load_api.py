@@ -100,6 +100,47 @@ def start_server(index: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("server not ready after 120 s")
 
 
+class RssSampler(threading.Thread):
+    """Samples a process's resident memory every `every` seconds (Linux /proc), for soak runs."""
+
+    def __init__(self, pid: int, every: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def run(self) -> None:
+        start = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic() - start, self.rss_mb()))
+            except OSError:
+                return
+            self._stop.wait(self.every)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self.join(timeout=5)
+        values = [v for _, v in self.samples]
+        if not values:
+            return {}
+        # Growth is judged after the first minute: caches (jieba, BM25, Chroma) fill while warming up.
+        settled = [v for t, v in self.samples if t >= 60] or values
+        return {
+            "start": round(values[0], 1),
+            "after_warmup": round(settled[0], 1),
+            "max": round(max(values), 1),
+            "end": round(values[-1], 1),
+            "growth_after_warmup": round(values[-1] - settled[0], 1),
+        }
+
+
 def run(
     url: str,
     questions: list[dict[str, Any]],
@@ -232,10 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url.rstrip("/")
     else:
         proc, url = start_server(args.index)
+    sampler = RssSampler(proc.pid) if proc is not None else None
+    if sampler is not None:
+        sampler.start()
     try:
         result = run(
             url, questions, args.concurrency, args.duration, args.max_requests, args.timeout
         )
+        if sampler is not None:
+            result["server_rss_mb"] = sampler.stop()
     finally:
         if proc is not None:
             proc.terminate()
@@ -251,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  requests:   {result['requests']} ({result['ok']} ok, {result['errors']} errors {result['error_kinds'] or ''})"
         )
         print(f"  outcomes:   {result['outcomes']}")
+        if result.get("server_rss_mb"):
+            print(f"  server RSS MB: {result['server_rss_mb']}")
         print(f"  throughput: {result['throughput_rps']} req/s")
         print(
             f"  latency ms: p50 {result['p50_ms']}  p95 {result['p95_ms']}  p99 {result['p99_ms']}  "
