@@ -107,7 +107,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -117,15 +117,15 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         start = time.monotonic()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.samples.append((time.monotonic() - start, self.rss_mb()))
             except OSError:
                 return
-            self._stop.wait(self.every)
+            self._halt.wait(self.every)
 
     def stop(self) -> dict[str, float]:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
         values = [v for _, v in self.samples]
         if not values:
