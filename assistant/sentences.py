@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .chunk import sentences
 from .models import Citation, Hit
 
-SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]】]*|\n")
 STOPS = tuple("。！？；!?;…")
 CLOSERS = "”’」』）)]】"
 HEADING_MAX = 40
@@ -63,24 +63,8 @@ class Draft:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """[start, end) spans of the sentences of `text`, surrounding whitespace excluded."""
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for m in SENTENCE_END.finditer(text):
-        stop = m.start() if m.group() == "\n" else m.end()
-        _span(text, pos, stop, spans)
-        pos = m.end()
-    _span(text, pos, len(text), spans)
-    return spans
-
-
-def _span(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    if b > a:
-        spans.append((a, b))
+    """[start, end) spans of the sentences of `text`, split exactly as chunking splits them."""
+    return sentences(text, 0, len(text))
 
 
 def units(hits: Sequence[Hit]) -> list[Unit]:
