@@ -83,6 +83,11 @@ async def upload_document(
 ) -> JSONResponse:
     stored = await receive_upload(request, settings)
     job = jobs.submit_upload(stored)
+    return accepted(job)
+
+
+def accepted(job: Any) -> JSONResponse:
+    """202 with the job and where to poll it."""
     return JSONResponse(
         job_out(job).model_dump(), status_code=202, headers={"Location": f"/api/jobs/{job.id}"}
     )
@@ -109,9 +114,7 @@ def delete_document(bot: AssistantDep, jobs: JobsDep, doc_id: str = DocId) -> De
 )
 def reindex(bot: AssistantDep, jobs: JobsDep) -> JSONResponse:
     job = jobs.submit_reindex()
-    return JSONResponse(
-        job_out(job).model_dump(), status_code=202, headers={"Location": f"/api/jobs/{job.id}"}
-    )
+    return accepted(job)
 
 
 @router.get(
