@@ -108,14 +108,19 @@ def require_admin(settings: SettingsDep, creds: Credentials) -> None:
         )
 
 
+def may_read(settings: Settings, creds: HTTPAuthorizationCredentials | None) -> bool:
+    """Open unless PA_OPEN_API_KEY is set; then that key or the admin key."""
+    if not settings.open_api_key:
+        return True
+    return creds is not None and (
+        same_key(creds.credentials, settings.open_api_key)
+        or bool(settings.api_key and same_key(creds.credentials, settings.api_key))
+    )
+
+
 def require_reader(settings: SettingsDep, creds: Credentials) -> None:
     """Ask, search and reading documents: open unless PA_OPEN_API_KEY is set (the admin key also works)."""
-    if not settings.open_api_key:
-        return
-    if creds is not None and (
-        same_key(creds.credentials, settings.open_api_key)
-        or (settings.api_key and same_key(creds.credentials, settings.api_key))
-    ):
+    if may_read(settings, creds):
         return
     raise HTTPException(
         401, "missing or wrong API key (Authorization: Bearer <key>)", headers=CHALLENGE

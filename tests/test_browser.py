@@ -665,6 +665,68 @@ def test_widget_on_another_origin(site: Site, tabs: Any) -> None:
     assert other.locator("policy-assistant-widget").count() == 0
 
 
+OPEN_KEY = "kiosk-device-key"
+
+
+@browser_test
+def test_closed_deployment_enrols_a_browser_with_the_key(
+    browser: Any, tabs: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """With PA_OPEN_API_KEY set, a kiosk without the key asks staff for it once, then answers."""
+    seed_index_dir: Path = request.getfixturevalue("seed_index_dir")
+    server = Server(
+        "closed",
+        shutil.copytree(seed_index_dir, tmp_path / "index"),
+        tmp_path,
+        PA_OPEN_API_KEY=OPEN_KEY,
+    )
+    server.start()
+    try:
+        server.wait_ready()
+        tab = tabs(PORTRAIT)
+        page = tab.page
+        page.goto(server.url + "/")
+        expect(page.locator("#question")).to_be_visible()
+        # Headings are document content: none are offered before the browser holds the key.
+        assert page.locator("#suggestions button").count() == 0
+        bot = ask(page, QUESTION_15)
+        expect(bot).to_have_attribute("data-kind", "error")
+        expect(bot.locator(".notice-error")).to_contain_text("授权")
+        dialog = page.locator("dialog.key-dialog")
+        expect(dialog).to_be_visible()
+        tab.shot("kiosk-key-dialog-portrait")
+
+        dialog.locator("input").fill("wrong-key")
+        dialog.get_by_role("button", name="保存并重新载入").click()
+        page.wait_for_load_state("load")
+        bot = ask(page, QUESTION_15)
+        expect(bot).to_have_attribute("data-kind", "error")
+        expect(page.locator("dialog.key-dialog")).to_contain_text("已保存的密钥无效")
+
+        page.locator("dialog.key-dialog input").fill(OPEN_KEY)
+        page.locator("dialog.key-dialog").get_by_role("button", name="保存并重新载入").click()
+        page.wait_for_load_state("load")
+        expect(page.locator("#suggestions button").first).to_be_visible()
+        bot = ask(page, QUESTION_15)
+        expect(bot).to_have_attribute("data-kind", "answer")
+        expect(bot.locator(".answer")).to_contain_text("15%")
+        expect(page.locator("dialog.key-dialog")).to_have_count(0)
+        # The staff page on the same browser uses the same key.
+        page.goto(server.url + "/staff?q=" + "带押过户")
+        expect(page.locator(".hit").first).to_be_visible()
+        assert [e for e in tab.errors if "401" not in e] == []
+
+        # Enrolment by URL fragment, for setting kiosks up by script; the key leaves the address bar.
+        other = tabs(PORTRAIT)
+        other.page.goto(server.url + "/#key=" + OPEN_KEY)
+        assert "key=" not in other.page.url
+        bot = ask(other.page, QUESTION_15)
+        expect(bot).to_have_attribute("data-kind", "answer")
+        assert other.errors == []
+    finally:
+        server.stop()
+
+
 # ----------------------------------------------------------------------------- pages.py (fast) -
 
 

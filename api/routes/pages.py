@@ -18,6 +18,8 @@ from fastapi.responses import FileResponse, Response
 
 from assistant.settings import Settings
 
+from ..deps import Credentials, may_read
+
 router = APIRouter()
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -214,11 +216,14 @@ _cache_lock = threading.Lock()
 _cache: dict[str, list[str]] = {}
 
 
-def suggestions_for(request: Request, limit: int = 6) -> tuple[list[str], bool]:
-    """(questions, ready); cached per index generation."""
+def suggestions_for(request: Request, creds: Any, limit: int = 6) -> tuple[list[str], bool]:
+    """(questions, ready); cached per index generation. Headings are document content, so a closed
+    deployment (PA_OPEN_API_KEY) shows them only to a browser that holds the key."""
     bot = getattr(request.app.state, "assistant", None)
     if bot is None:
         return [], False
+    if not may_read(request.app.state.settings, creds):
+        return [], True
     try:
         snap = bot.index.snapshot
     except Exception:  # index not loaded yet: the page retries
@@ -235,17 +240,17 @@ def suggestions_for(request: Request, limit: int = 6) -> tuple[list[str], bool]:
 
 
 @router.get("/api/suggestions", tags=["pages"])
-def suggestions(request: Request, limit: int = 6) -> dict[str, Any]:
+def suggestions(request: Request, creds: Credentials, limit: int = 6) -> dict[str, Any]:
     """Questions for the kiosk's start screen, drawn from the indexed documents' headings."""
-    questions, ready = suggestions_for(request, max(1, min(limit, 20)))
+    questions, ready = suggestions_for(request, creds, max(1, min(limit, 20)))
     return {"suggestions": questions, "ready": ready}
 
 
 @router.get("/api/page-config", tags=["pages"])
-def page_config(request: Request) -> dict[str, Any]:
+def page_config(request: Request, creds: Credentials) -> dict[str, Any]:
     """What the kiosk page needs at start: idle reset time, request limits, suggested questions."""
     settings: Settings = request.app.state.settings
-    questions, ready = suggestions_for(request)
+    questions, ready = suggestions_for(request, creds)
     return {
         "idle_reset_seconds": settings.idle_reset_seconds,
         "max_history_turns": settings.max_history_turns,

@@ -18,12 +18,89 @@ export class ApiError extends Error {
   }
 }
 
+// ----- access key -----------------------------------------------------------------------------
+// With PA_OPEN_API_KEY set, asking and searching need a bearer key. A kiosk or staff browser is
+// enrolled once: either a staff member types the key into the dialog shown on the first 401, or the
+// page is opened as `.../#key=<key>` (a fragment never reaches a server or a log). The key is kept
+// in this browser's localStorage and the fragment is removed from the address bar at once.
+
+const KEY_STORE = "policy-assistant.access-key";
+
+function storedKey() {
+  try {
+    return localStorage.getItem(KEY_STORE) || "";
+  } catch {
+    return ""; // storage blocked (private mode, sandboxed frame): run without a key
+  }
+}
+
+/** Keep (or with "" forget) the access key for this browser. */
+export function saveAccessKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_STORE, key);
+    else localStorage.removeItem(KEY_STORE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+(function enrolFromFragment() {
+  const m = /(?:^#|&)key=([^&]*)/.exec(location.hash);
+  if (!m) return;
+  saveAccessKey(decodeURIComponent(m[1]).trim());
+  const rest = location.hash.replace(/(^#|&)key=[^&]*/, "$1").replace(/^#&/, "#").replace(/^#$/, "");
+  history.replaceState(history.state, "", location.pathname + location.search + rest);
+})();
+
+function headers(extra) {
+  const key = storedKey();
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+
+let keyDialog = null;
+
+/** Ask for the access key (once per page): shown when the server answers 401. */
+function askForKey() {
+  if (keyDialog) {
+    if (!keyDialog.open) keyDialog.showModal();
+    return;
+  }
+  const input = el("input", { type: "password", class: "key-input", autocomplete: "off", "aria-label": "访问密钥" });
+  const note = el("p", { class: "key-note" }, storedKey() ? "已保存的密钥无效，请重新输入。" : "本服务需要访问密钥。请工作人员输入一次，本机会记住它。");
+  const form = el(
+    "form",
+    { method: "dialog", class: "key-form" },
+    el("h2", {}, "此终端尚未授权"),
+    note,
+    input,
+    el(
+      "div",
+      { class: "key-actions" },
+      el("button", { type: "button", class: "btn", onclick: () => keyDialog.close() }, "取消"),
+      el("button", { type: "submit", class: "btn primary" }, "保存并重新载入"),
+    ),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = input.value.trim();
+    if (!key) return input.focus();
+    saveAccessKey(key);
+    location.reload();
+  });
+  keyDialog = el("dialog", { class: "key-dialog", "aria-label": "输入访问密钥" }, form);
+  document.body.append(keyDialog);
+  keyDialog.showModal();
+  input.focus();
+}
+
 /** A URL relative to the page, so the app also works behind a path prefix. */
 export function apiUrl(path) {
   return new URL(path, document.baseURI).toString();
 }
 
 async function errorFromResponse(resp) {
+  if (resp.status === 401) askForKey();
   let detail = "";
   try {
     const body = await resp.json();
@@ -75,7 +152,7 @@ export async function requestJSON(path, { method = "GET", body, signal, timeout 
   try {
     const resp = await fetch(apiUrl(path), {
       method,
-      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      headers: headers(body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" }),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: t.signal,
     });
@@ -125,7 +202,7 @@ export async function streamSSE(path, body, { signal, onEvent, idleTimeout = 450
   try {
     const resp = await fetch(apiUrl(path), {
       method: "POST",
-      headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
+      headers: headers({ Accept: "text/event-stream", "Content-Type": "application/json" }),
       body: JSON.stringify(body),
       signal: t.signal,
     });
@@ -175,6 +252,7 @@ export function friendlyError(err) {
   if (kind === "http") {
     if (err.status === 503) return "系统正在准备资料，请稍等片刻后点击“重试”。";
     if (err.status === 429) return "提问太频繁了，请稍等一会儿再试。";
+    if (err.status === 401) return "此终端尚未获得访问授权，请联系窗口工作人员。";
     if (err.status === 413 || err.status === 422 || err.status === 400) {
       return `问题无法处理：${err.message}`;
     }

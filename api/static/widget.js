@@ -7,6 +7,9 @@
  * Everything lives in one custom element with a shadow root: no global CSS, no global variables.
  * data-label: button text; data-title: panel title; data-position: "right" (default) or "left";
  * data-color: "#rrggbb"; data-open="true": start opened.
+ * data-key: the access key when the server sets PA_OPEN_API_KEY. It is handed to the frame in the
+ * URL fragment (never sent to a server), but it is readable by anyone who views the host page:
+ * use it only on pages that are themselves access-controlled (an intranet, a locked kiosk).
  */
 (() => {
   "use strict";
@@ -28,7 +31,7 @@
   const title = (data.title || "政策问答助手").slice(0, 40);
   const side = data.position === "left" ? "left" : "right";
   const color = /^#[0-9a-fA-F]{3,8}$/.test(data.color || "") ? data.color : "#1f5fa8";
-  const pageUrl = new URL("./?embed=1", base).toString();
+  const pageUrl = new URL("./?embed=1", base).toString() + (data.key ? `#key=${encodeURIComponent(data.key)}` : "");
   const TAG = "policy-assistant-widget";
 
   const css = `
