@@ -23,7 +23,9 @@ from assistant.settings import Settings
 from .jobs import StoredUpload, upload_root
 from .schemas import clean_text
 
-UPLOAD_PREFIX = "uploads/"
+# Names of corpus files are relative paths, which never start with "/": an upload can share a
+# name with no corpus file, whatever folders the corpus has.
+UPLOAD_PREFIX = "/uploads/"
 MAX_NAME_CHARS = 120
 MAX_FIELD_BYTES = 1000
 MAX_FIELDS = 10

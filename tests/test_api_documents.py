@@ -153,6 +153,51 @@ def test_upload_pdf_and_docx_then_ask_then_delete(
     assert client.get("/api/jobs", headers=ADMIN).json()["jobs"][0]["id"] == job["id"]
 
 
+def test_an_upload_never_replaces_a_corpus_document(tmp_path: Path) -> None:
+    """Uploads live in their own namespace, whatever folders the corpus has."""
+    corpus = tmp_path / "corpus"
+    (corpus / "uploads").mkdir(parents=True)
+    (corpus / "通知.txt").write_text(
+        "第一条 甲镇的宅基地审批时限为二十个工作日。\n", encoding="utf-8"
+    )
+    (corpus / "uploads" / "通知.txt").write_text(
+        "第一条 乙镇的宅基地审批时限为十五个工作日。\n", encoding="utf-8"
+    )
+    settings = get_settings(
+        index_dir=tmp_path / "index",
+        upload_dir=tmp_path / "stored",
+        corpus_dir=corpus,
+        embedder="none",
+        api_key=ADMIN_KEY,
+    )
+    with LiveServer(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as c:
+        wait_ready(url)
+        job = wait_job(c, c.post("/api/reindex", headers=ADMIN).json()["id"], ADMIN)
+        assert job["status"] == "done" and "2 added" in job["result"], job
+        corpus_ids = {d["id"] for d in c.get("/api/documents").json()["documents"]}
+        up = upload_and_wait(c, "通知.txt", "第一条 丙镇的宅基地审批时限为十个工作日。\n".encode())
+        assert up["status"] == "done" and up["result"] == "added", up
+        assert up["document_id"] not in corpus_ids
+        texts = {
+            d["id"]: c.get(f"/api/documents/{d['id']}").json()["text"]
+            for d in c.get("/api/documents").json()["documents"]
+        }
+        assert len(texts) == 3 and corpus_ids <= set(texts)
+        assert sorted(t.split()[1][:2] for t in texts.values()) == ["丙镇", "乙镇", "甲镇"]
+        # A reindex keeps all three, and re-uploading the same name replaces only the upload.
+        job = wait_job(c, c.post("/api/reindex", headers=ADMIN).json()["id"], ADMIN)
+        assert job["status"] == "done", job
+        again = upload_and_wait(
+            c, "通知.txt", "第一条 丙镇的宅基地审批时限为八个工作日。\n".encode()
+        )
+        assert again["document_id"] == up["document_id"] and again["result"] == "updated", again
+        texts = {
+            d["id"]: c.get(f"/api/documents/{d['id']}").json()["text"]
+            for d in c.get("/api/documents").json()["documents"]
+        }
+        assert len(texts) == 3 and "八个工作日" in texts[up["document_id"]]
+
+
 def test_client_file_names_never_become_paths(
     client: httpx.Client, docs_server: tuple[str, Path]
 ) -> None:
