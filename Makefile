@@ -18,9 +18,16 @@ $(BIN)/python:
 # torch first, by pip, pinned: pip takes the CPU wheel on this disk, while any other spec (or uv)
 # pulls a multi-GB CUDA build. The rest goes in with uv, which installs ~150 packages in about a
 # tenth of pip's time and keeps the torch already there; pip is the fallback when uv can't run.
+# UV=0 installs with pip alone (the baseline of bench/fresh_run.sh).
+UV ?= 1
 $(STAMP): pyproject.toml | $(BIN)/python
+ifeq ($(UV),1)
 	$(BIN)/pip install -q torch==2.13.0 uv
-	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]' || $(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' || $(BIN)/pip install -q -e '.[dev]'
+else
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+endif
 	touch $(STAMP)
 
 install: $(STAMP)
