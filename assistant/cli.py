@@ -111,6 +111,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         bot.index.collect_garbage()
     report = bot.ingest(paths, progress=not args.quiet, prune=not args.no_prune)
     print(report.summary())
+    bot.index.refresh()
     total = bot.index.snapshot
     print(
         f"index: {len(total.documents)} documents, {len(total.chunks)} chunks at {settings.index_dir}"

@@ -113,9 +113,9 @@ class Index:
         ):
             # A rebuild re-reads the whole store; readers keep answering from the current view meanwhile.
             self._checked_at = time.monotonic()
-            threading.Thread(
-                target=self._refresh_quietly, name="index-refresh", daemon=True
-            ).start()
+            # Not a daemon: a process that exits while a rebuild is inside Chroma's native code
+            # can crash at interpreter teardown (seen as a segfault after `ingest` printed).
+            threading.Thread(target=self._refresh_quietly, name="index-refresh").start()
         if self._snapshot is None:
             raise IndexNotReady("the index is not loaded yet")
         return self._snapshot

@@ -25,7 +25,7 @@ from .settings import Settings
 SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
 SIDECAR = ".meta.json"
 # Bumped when parsing, cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass

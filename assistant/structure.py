@@ -84,9 +84,32 @@ def _is_plain_heading(s: str) -> bool:
     )
 
 
+def within_articles(lines: list[Line]) -> list[Line]:
+    """Numbered paragraphs inside a law article are its list items ("（一）…；"), not headings.
+
+    An article runs until the next article or the next heading that is not numbered (a chapter, a
+    section, a plain title); keeping its items in its section keeps the article in one passage.
+    """
+    out, inside = [], False
+    for line in lines:
+        if line.article:
+            inside = True
+        elif line.heading and _numbered(line.text.strip()):
+            if inside:
+                line = Line(line.start, line.end, line.text)
+        elif line.heading:
+            inside = False
+        out.append(line)
+    return out
+
+
+def _numbered(s: str) -> bool:
+    return any(pattern.match(s) for pattern, _ in NUMBERED_PATTERNS)
+
+
 def analyse(text: str, title: str = "") -> list[Line]:
     """Every line of the document with heading labels; consecutive plain headings merge into one title."""
-    lines = [classify(text, a, b) for a, b in split_lines(text)]
+    lines = within_articles([classify(text, a, b) for a, b in split_lines(text)])
     merged: list[Line] = []
     for line in lines:
         prev = merged[-1] if merged else None

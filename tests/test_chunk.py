@@ -67,6 +67,30 @@ def test_policy_numbering_builds_a_heading_path() -> None:
     assert all(c.text != "二、主要任务" for c in chunks)
 
 
+def test_numbered_items_of_an_article_stay_in_the_article() -> None:
+    text = "\n".join(
+        [
+            "第三章 补偿",
+            "第十七条 作出房屋征收决定的市、县级人民政府对被征收人给予的补偿包括：",
+            "(一)被征收房屋价值的补偿；",
+            "(二)因征收房屋造成的搬迁、临时安置的补偿；",
+            "(三)因征收房屋造成的停产停业损失的补偿。",
+            "第十八条 征收个人住宅，被征收人符合住房保障条件的，应当优先给予住房保障。",
+            "第四章 法律责任",
+            "（一）以下不是条文的项",  # after a chapter heading, numbering is a heading again
+            "违反本条例的，依法处理。",
+        ]
+    )
+    chunks = chunk_document(doc(text), target=400)
+    art17 = next(c for c in chunks if "第十七条" in c.text)
+    assert "停产停业损失的补偿" in art17.text and "搬迁、临时安置" in art17.text
+    assert art17.heading_path == ["第三章 补偿", "第十七条"]
+    art18 = next(c for c in chunks if "第十八条" in c.text)
+    assert art18.heading_path == ["第三章 补偿", "第十八条"]
+    last = next(c for c in chunks if "依法处理" in c.text)
+    assert last.heading_path == ["第四章 法律责任", "（一）以下不是条文的项"]
+
+
 def test_newsletter_title_and_subtitle_merge_and_bylines_are_not_headings() -> None:
     text = "以“有限空间”赢得“无限发展”\n平湖创新机制高效抓实项目用地保障\n记者 汤智娟 通讯员 时逸\n土地是发展之本。"
     lines = analyse(text)
