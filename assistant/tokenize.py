@@ -18,6 +18,26 @@ UNITS = (
     "个|家|宗|批次|批|天|年|月|日|号|倍|吨|万吨|人|户|项|条|种|次"
 )
 NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)*(?:{UNITS})?")
+# Laws write numbers in Chinese ("满二年", "七十年", "百分之二十"); people type "两年" or "2年". Such a
+# number with a unit also yields the Arabic token, so all three spellings meet.
+CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+CN_POWERS = {"十": 10, "百": 100, "千": 1000}
+CN_NUMBER_RE = re.compile(
+    rf"(百分之)([零〇一二两三四五六七八九十百千]+)|([零〇一二两三四五六七八九十百千]+)({UNITS})"
+)
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 CJK_OR_WORD = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -31,7 +51,7 @@ STOPWORDS = frozenset(
 )
 
 # Bumped whenever tokenisation changes, so persisted token caches are rebuilt.
-TOKENIZER_VERSION = "2"
+TOKENIZER_VERSION = "3"
 
 _lock = threading.Lock()
 _tokenizers: dict[Path, jieba.Tokenizer] = {}
@@ -57,6 +77,35 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+def cn_number(s: str) -> int | None:
+    """二 → 2, 七十 → 70, 一百二十 → 120, 十五 → 15; None for what is not a plain number."""
+    total, digit = 0, None
+    for ch in s:
+        if ch in CN_DIGITS:
+            if digit is not None:  # two digits in a row ("一二") is not a number we read
+                return None
+            digit = CN_DIGITS[ch]
+        elif ch in CN_POWERS:
+            total += (1 if digit is None else digit) * CN_POWERS[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+def cn_number_tokens(text: str) -> list[str]:
+    """Arabic tokens for Chinese numbers with a unit: 二年 → 2年, 百分之二十 → 20%."""
+    out = []
+    for m in CN_NUMBER_RE.finditer(text):
+        if m.group(1):
+            n, unit = cn_number(m.group(2)), "%"
+        else:
+            n, unit = cn_number(m.group(3)), m.group(4)
+        if n is not None:
+            out.append(f"{n}{unit}")
+    return out
+
+
 def tokenize(text: str, userdict: Path) -> list[str]:
     """Tokens for BM25: numbers with units whole, jieba search-mode words and CJK character bigrams.
 
@@ -72,6 +121,7 @@ def tokenize(text: str, userdict: Path) -> list[str]:
         out.append(m.group())
         pos = m.end()
     out.extend(_words(tok, text[pos:]))
+    out.extend(cn_number_tokens(text))
     for run in CJK_RUN.findall(NUMBER_RE.sub(" ", text)):
         out.extend(run[i : i + 2] for i in range(len(run) - 1))
     return out

@@ -60,6 +60,17 @@ def test_tokenize_keeps_numbers_with_units_and_domain_terms() -> None:
     assert "的" not in tokenize("土地的比例是多少", USERDICT)
 
 
+def test_chinese_numbers_with_units_meet_their_arabic_spelling() -> None:
+    law = tokenize(
+        "满二年未动工开发的，可以无偿收回；居住用地七十年；出让金百分之二十以下", USERDICT
+    )
+    assert {"2年", "70年", "20%"} <= set(law)
+    for asked in ("闲置满两年", "闲置满2年", "闲置满二年"):
+        assert "2年" in tokenize(asked, USERDICT)
+    assert "2年" not in tokenize("一二年级", USERDICT)  # digits in a row are not a number
+    assert "120日" in tokenize("一百二十日内", USERDICT)
+
+
 def test_tokenize_normalises_full_width() -> None:
     assert "15%" in tokenize("比例为１５％", USERDICT)
 
