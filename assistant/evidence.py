@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .models import Hit
 from .question import QuestionInfo, Term
-from .tokenize import _tokenizer, normalise
+from .tokenize import _tokenizer, has_figure, normalise
 from .wording import ANSWER_TYPES
 
 WS = re.compile(r"\s+")
@@ -163,7 +163,7 @@ def gaps(
     """What the question pins down that `text` (the best passages, flattened) does not hold."""
     out: list[Gap] = []
     for number in info.numbers:
-        if _number(number) not in text:
+        if not has_figure(_number(number), text):
             out.append(Gap("figure", number))
     by_text = {t.text: t for t in info.terms}
     for place in info.places:

@@ -12,6 +12,7 @@ from pathlib import Path
 from .evidence import flat, term_coverage
 from .question import QuestionInfo, Term
 from .sentences import Unit
+from .tokenize import has_figure
 from .wording import ANSWER_TYPES, TYPE_KEYWORDS
 
 TYPE_BONUS = 0.5
@@ -64,7 +65,7 @@ def relevance(info: QuestionInfo, text: str, userdict: Path | None = None) -> fl
             got += w * c * PARTIAL_SHARE
     for n in info.numbers:
         total += NUMBER_WEIGHT
-        got += NUMBER_WEIGHT if n in text else 0.0
+        got += NUMBER_WEIGHT if has_figure(n, text) else 0.0
     # Official terms the question's wording maps to count as a bonus, never as a requirement; they
     # stand for everyday words the index never saw, so they weigh at least like one of those.
     got += sum(

@@ -8,6 +8,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -104,6 +105,16 @@ def cn_number_tokens(text: str) -> list[str]:
         if n is not None:
             out.append(f"{n}{unit}")
     return out
+
+
+@lru_cache(maxsize=4096)
+def _cn_figures(text: str) -> frozenset[str]:
+    return frozenset(cn_number_tokens(text))
+
+
+def has_figure(figure: str, text: str) -> bool:
+    """Whether normalised `text` states `figure` ("2年"), in digits or in Chinese (二年, 两年)."""
+    return figure in text or figure in _cn_figures(text)
 
 
 def tokenize(text: str, userdict: Path) -> list[str]:

@@ -65,16 +65,20 @@ DIGIT = re.compile(r"\d")
 PHASE = re.compile(r"^[一二三四五六七八九十]+[期批级号]$")  # 一期, 三期: jieba tags some as adverbs
 
 # What kind of figure a question asks for, and what such a figure looks like in a passage.
+# A figure as documents write it: digits, or Chinese numerals as laws do (三十五公顷, 六十日).
+NUMERAL = r"(?:\d[\d.,]*|[零〇一二两三四五六七八九十百千]+)"
 ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
         re.compile(
             r"多少钱|价格|价钱|费用|手续费|收费|金额|罚款|罚多少|多少元|花了多少|投了多少|投资多少|投资多大|投资更|投资额|投资规模|投入多少|几十亿|几亿|上亿|多少亿|几千万|(?:金|费|价|款|钱|租)的?标准|房价|地价|单价|收入|产值|营业额|利润|贷多少|能贷"
         ),
-        re.compile(r"\d[\d.,]*多?(?:亿|万|千)?(?:元|美元|欧元|块)"),
+        re.compile(rf"{NUMERAL}多?(?:亿|万|千)?(?:元|美元|欧元|块)"),
     ),
     "duration": (
-        re.compile(r"多少天|几天|多久|多长时间|工作日|几个月|多少个月|几年|多少年|期限|时限|时长"),
-        re.compile(r"\d+多?(?:个)?(?:天|个月|个工作日|工作日|年|小时|周)"),
+        re.compile(
+            r"多少天|几天|多久|多长时间|时间有?多长|工作日|几个月|多少个月|几年|多少年|期限|时限|时长"
+        ),
+        re.compile(rf"{NUMERAL}多?(?:个)?(?:天|个月|个工作日|工作日|年|日|小时|周)"),
     ),
     "date": (
         re.compile(r"哪天|哪一天|什么时候|何时|哪一年|哪年|几月|几号|什么时间"),
@@ -92,11 +96,11 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"面积|占地|多少亩|多少\w{0,4}(?:地|土地|用地)(?!方)|用地规模|多少平方|多少公顷|(?<!投资)有多大"
         ),
-        re.compile(r"\d[\d.]*多?(?:亩|平方|公顷)"),
+        re.compile(rf"{NUMERAL}多?(?:亩|平方|公顷)"),
     ),
     "length": (
-        re.compile(r"多长|多少公里|多少米|多少千米|长度"),
-        re.compile(r"\d[\d.]*多?(?:公里|千米|米|km)"),
+        re.compile(r"(?<!时间)(?<!时间有)多长(?!时间)|多少公里|多少米|多少千米|长度"),
+        re.compile(rf"{NUMERAL}多?(?:公里|千米|米|km)"),
     ),
     "venue": (
         re.compile(
