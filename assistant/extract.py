@@ -26,7 +26,16 @@ from .score import (
     types_found,
     weight,
 )
-from .sentences import Draft, Unit, compose, joined, previous_sentences, units
+from .sentences import (
+    LIST_ITEM,
+    Draft,
+    Unit,
+    compose,
+    joined,
+    joined_by_space,
+    previous_sentences,
+    units,
+)
 from .wording import EXPANSION_TAG, amounts
 
 # A sentence that carries the one before it on.
@@ -65,7 +74,8 @@ def select(
     sub-question's) must score KEEP_RATIO of the best on the whole question; the answer stays
     within `budget` characters (WIDE_BUDGET times that for lists, procedures and comparisons).
     """
-    pool = [u for u in units(hits) if not u.is_heading]
+    every = units(hits)
+    pool = [u for u in every if not u.is_heading]
     if not pool:
         return []
     n = len(hits)
@@ -92,9 +102,21 @@ def select(
     for u in list(chosen):
         for v in _paired(u, pool):
             _add(chosen, v)
-    limit = budget if info.shape == "fact" else int(budget * WIDE_BUDGET)
+    most, limit = (
+        MAX_ITEMS[info.shape],
+        budget if info.shape == "fact" else int(budget * WIDE_BUDGET),
+    )
+    for u in list(chosen[:most]):
+        group = _enumeration(
+            u, every
+        )  # a short lead-in ("征收下列土地的，由国务院批准：") looks like a heading
+        have = {c.key for c in chosen}
+        # Whole or not at all: an item that reads like its neighbour is still part of the list.
+        chosen.extend(v for v in group if v.key not in have)
+        if group:
+            most, limit = max(most, MAX_ITEMS["procedure"]), int(budget * WIDE_BUDGET)
     kept: list[Unit] = []
-    for u in chosen[: MAX_ITEMS[info.shape]]:
+    for u in chosen[:most]:
         if not kept or sum(len(k.text) for k in kept) + len(u.text) <= limit:
             kept.append(u)
     return sorted(kept, key=lambda u: (u.hit.chunk.document_id, u.doc_start))
@@ -253,6 +275,38 @@ def _paired(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
     if text.startswith("另一方面") and i > 0 and "一方面" in flat(same[i - 1].text):
         out.append(same[i - 1])
     return out
+
+
+def _enumeration(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
+    """A list as laws write it: a lead-in ending in "：" ("补偿包括：") and its numbered items
+    ("（一）…；"). An item brings its lead-in and siblings, a lead-in its items; [] otherwise."""
+    same = sorted(
+        (u for u in pool if u.hit.chunk.document_id == unit.hit.chunk.document_id),
+        key=lambda u: u.doc_start,
+    )
+    i = next(k for k, u in enumerate(same) if u.key == unit.key)
+
+    def item(k: int) -> bool:
+        return bool(LIST_ITEM.match(flat(same[k].text)))
+
+    def lead(k: int) -> bool:
+        return flat(same[k].text).endswith(("：", ":"))
+
+    def adjacent(
+        k: int,
+    ) -> bool:  # same[k] follows same[k - 1] with nothing but a line break between
+        return joined_by_space(same[k - 1], same[k])
+
+    start = i
+    while start > 0 and item(start) and adjacent(start):
+        start -= 1
+    if not lead(start) or (start != i and not item(i)):
+        return []
+    group, k = [same[start]], start + 1
+    while k < len(same) and item(k) and adjacent(k):
+        group.append(same[k])
+        k += 1
+    return group if len(group) > 1 else []
 
 
 def _steps(

@@ -18,6 +18,8 @@ from .models import Citation, Hit
 STOPS = tuple("。！？；!?;…")
 CLOSERS = "”’」』）)]】"
 HEADING_MAX = 40
+# A numbered list item: （一） (二) 1. 1、
+LIST_ITEM = re.compile(r"^(?:[（(][一二三四五六七八九十\d]+[）)]|\d+[.、．](?!\d))")
 WS = re.compile(r"\s+")
 
 
@@ -96,6 +98,16 @@ def previous_sentences(pool: Sequence[Unit]) -> dict[tuple[str, int, int], Unit]
     return out
 
 
+def joined_by_space(a: Unit, b: Unit) -> bool:
+    """Whether b starts right after a (only whitespace, line breaks included, between them)."""
+    if a.hit.chunk.document_id != b.hit.chunk.document_id or b.doc_start < a.doc_end:
+        return False
+    for c in (a.hit.chunk, b.hit.chunk):
+        if c.start <= a.doc_start and b.doc_end <= c.end:
+            return not c.text[a.doc_end - c.start : b.doc_start - c.start].strip()
+    return False
+
+
 def joined(a: Unit, b: Unit) -> Unit | None:
     """a and b as one span when b follows a in the same paragraph of a chunk that holds both."""
     if a.hit.chunk.document_id != b.hit.chunk.document_id or b.doc_start < a.doc_end:
@@ -104,7 +116,11 @@ def joined(a: Unit, b: Unit) -> Unit | None:
         c = hit.chunk
         if c.start <= a.doc_start and b.doc_end <= c.end:
             gap = c.text[a.doc_end - c.start : b.doc_start - c.start]
-            if "\n" in gap or len(gap) > 2:
+            # A numbered item continues the list its lead-in ("…包括：") or previous item opened.
+            listed = LIST_ITEM.match(b.text.lstrip()) and a.text.rstrip().endswith(
+                ("：", ":", "；", ";")
+            )
+            if gap.strip() or ("\n" in gap and not listed) or len(gap) > 2:
                 return None
             return Unit(hit, min(a.rank, b.rank), a.doc_start - c.start, b.doc_end - c.start)
     return None
@@ -146,7 +162,14 @@ def compose(chosen: Sequence[Unit], shape: str) -> Draft:
         n = len(citations) + 1
         citations.append(cite(span, n))
         spans.append(span)
-        lines.append("".join(f"{_display(u.text)}[{n}]" for u in group))
+        # A law's numbered items each start a line, as in the document.
+        lines.append(
+            "".join(
+                ("\n" if k and LIST_ITEM.match(u.text.lstrip()) else "")
+                + f"{_display(u.text)}[{n}]"
+                for k, u in enumerate(group)
+            )
+        )
     if shape == "list" and len(lines) > 1:
         text = "\n".join(f"- {line}" for line in lines)
     else:

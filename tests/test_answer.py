@@ -202,6 +202,28 @@ def test_paired_halves_stay_together() -> None:
     assert any("169亩" in t for t in texts) and any("65亩" in t for t in texts)
 
 
+ARTICLE_46 = (
+    "第四十六条 征收下列土地的，由国务院批准：\n（一）永久基本农田；\n"
+    "（二）永久基本农田以外的耕地超过三十五公顷的；\n（三）其他土地超过七十公顷的。\n"
+    "征收前款规定以外的土地的，由省、自治区、直辖市人民政府批准。"
+)
+
+
+def test_a_list_item_comes_with_its_lead_in_and_siblings_under_one_citation() -> None:
+    info = analyse("征收基本农田以外的耕地，面积超过多少要报国务院批准？", USERDICT)
+    draft = extractive(info, [hit(ARTICLE_46)], 300, USERDICT)
+    assert draft.text.splitlines() == [
+        "第四十六条征收下列土地的，由国务院批准：[1]",
+        "（一）永久基本农田；[1]",
+        "（二）永久基本农田以外的耕地超过三十五公顷的；[1]",
+        "（三）其他土地超过七十公顷的。[1]",
+    ]
+    (c,) = draft.citations
+    assert c.quote == ARTICLE_46[: ARTICLE_46.index("征收前款")].rstrip()
+    # Chinese numerals are figures: the asked area is there, so nothing is missing.
+    assert not [g for g in gaps(info, ARTICLE_46, USERDICT) if g.kind == "type"]
+
+
 def test_a_comparison_gets_one_figure_per_thing() -> None:
     info = analyse("独山能源三期PTA和一体化项目一期，哪个用地规模大？", USERDICT)
     text = extractive(info, [hit(PASSAGE, 0, 0), hit(PTA, 1, 500)], 300, USERDICT).text
