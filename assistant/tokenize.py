@@ -51,8 +51,11 @@ STOPWORDS = frozenset(
     说 讲 看 做 办 弄 搞 呗 么样 多 少 大 小""".split()
 )
 
+# Place names jieba does not tag as places by itself (嘉兴 nr, 合肥 n); see the file's header.
+PLACES_PATH = Path(__file__).resolve().parent / "data" / "places.txt"
+
 # Bumped whenever tokenisation changes, so persisted token caches are rebuilt.
-TOKENIZER_VERSION = "3"
+TOKENIZER_VERSION = "4"
 
 _lock = threading.Lock()
 _tokenizers: dict[Path, jieba.Tokenizer] = {}
@@ -70,6 +73,10 @@ def _tokenizer(userdict: Path) -> jieba.Tokenizer:
                 # jieba leaves a path it opens itself unclosed; hand it a file we close.
                 with userdict.open("rb") as f:
                     tok.load_userdict(f)
+            for line in PLACES_PATH.read_text(encoding="utf-8").splitlines():
+                word, _, rest = line.partition(" ")
+                if word and not word.startswith("#"):
+                    tok.add_word(word, int(rest.split()[0]) if rest else None, "ns")
             _tokenizers[userdict] = tok
         return tok
 

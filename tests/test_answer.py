@@ -119,6 +119,9 @@ def test_place_names_must_match_as_that_place() -> None:
             "我市首笔二手房带押过户业务成功落地，位于杭州湾北岸。",
             "place",
         ),
+        # jieba alone tags 嘉兴 as a person's name and 合肥 as a noun; the gazetteer makes them places.
+        ("在嘉兴用公积金贷款买房最高能贷多少？", "平湖市住房公积金贷款最高额度为60万元。", "place"),
+        ("合肥的工业用地出让年限是多少？", "工业用地出让最高年限为五十年。", "place"),
         ("办理带押过户要交多少手续费？", "带押过户降低了交易的时间和成本。", "type"),
         ("日本电产那90亩地每亩多少钱？", "投资3亿美元建设旗舰工厂，90亩土地已经落实到位。", "unit"),
         (
@@ -133,6 +136,19 @@ def test_gaps_name_what_the_passages_lack(question: str, passage: str, kind: str
 
     found = gaps(analyse(question, USERDICT), flat(passage), USERDICT)
     assert kind in {g.kind for g in found}, found
+
+
+def test_a_figure_in_digits_is_found_in_chinese_numerals() -> None:
+    info = analyse("满2年未动工开发的土地怎么处理？", USERDICT)
+    assert info.numbers == ["2年"]
+    assert not [
+        g
+        for g in gaps(info, "满二年未动工开发的，可以无偿收回土地使用权。", USERDICT)
+        if g.kind == "figure"
+    ]
+    assert [
+        g for g in gaps(info, "满三年未动工开发的，可以无偿收回。", USERDICT) if g.kind == "figure"
+    ]
 
 
 def test_domain_term_missing_from_the_passages_is_a_gap() -> None:
