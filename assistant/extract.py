@@ -43,7 +43,11 @@ CONNECTIVE = re.compile(
     r"^(同时|此外|另外|并且|并|还|然后|随后|最后|其次|再|一方面|另一方面|而|其中|对于?|针对|通过)"
 )
 
+# A question asking for several things at once: the items of a list answer it.
+ASKS_SEVERAL = re.compile(r"哪些|哪几|包括什么|包括哪|有什么(?:内容|条件|材料|要求|补偿)")
+
 # Selection knobs.
+LEAD_BONUS = 1.5
 LIST_RATIO = 0.6
 # Share of the best sentence's score an extra sentence needs: (other shapes, compare).
 KEEP_RATIO = (0.65, 0.5)
@@ -75,7 +79,9 @@ def select(
     within `budget` characters (WIDE_BUDGET times that for lists, procedures and comparisons).
     """
     every = units(hits)
-    pool = [u for u in every if not u.is_heading]
+    # A short lead-in ("补偿包括：") looks like a heading, but it is what a "哪些" question wants.
+    opens = {u.key for u in every if len(_enumeration(u, every)) > 1 and _ends_lead(u)}
+    pool = [u for u in every if not u.is_heading or u.key in opens]
     if not pool:
         return []
     n = len(hits)
@@ -84,6 +90,9 @@ def select(
     whole = {
         u.key: score(info, u, n, userdict, before.get(u.key)) + dense.get(u.key, 0.0) for u in pool
     }
+    if ASKS_SEVERAL.search(info.text):
+        for key in opens:
+            whole[key] *= LEAD_BONUS
     ranked = sorted(pool, key=lambda u: (-whole[u.key], u.rank, u.doc_start))
     keep = KEEP_RATIO[info.shape == "compare"]
     eligible = [u for u in ranked if whole[u.key] >= keep * whole[ranked[0].key]]
@@ -275,6 +284,10 @@ def _paired(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
     if text.startswith("另一方面") and i > 0 and "一方面" in flat(same[i - 1].text):
         out.append(same[i - 1])
     return out
+
+
+def _ends_lead(u: Unit) -> bool:
+    return flat(u.text).endswith(("：", ":"))
 
 
 def _enumeration(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:

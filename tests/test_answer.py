@@ -240,6 +240,22 @@ def test_a_list_item_comes_with_its_lead_in_and_siblings_under_one_citation() ->
     assert not [g for g in gaps(info, ARTICLE_46, USERDICT) if g.kind == "type"]
 
 
+COMPENSATION = (
+    "第十七条 作出房屋征收决定的市、县级人民政府对被征收人给予的补偿包括：\n"
+    "（一）被征收房屋价值的补偿；\n（二）因征收房屋造成的搬迁、临时安置的补偿；\n"
+    "（三）因征收房屋造成的停产停业损失的补偿。\n"
+    "第二十六条 房屋征收部门与被征收人达不成补偿协议的，由房屋征收部门报请作出房屋征收决定的"
+    "市、县级人民政府按照征收补偿方案作出补偿决定，补偿决定应当公平。"
+)
+
+
+def test_a_question_asking_which_ones_is_answered_by_the_list() -> None:
+    info = analyse("老房子赶上政府征收，能拿到哪几块补偿？", USERDICT)
+    text = extractive(info, [hit(COMPENSATION)], 300, USERDICT).text
+    assert "停产停业损失的补偿" in text and "临时安置" in text and "房屋价值" in text
+    assert "第二十六条" not in text
+
+
 def test_a_comparison_gets_one_figure_per_thing() -> None:
     info = analyse("独山能源三期PTA和一体化项目一期，哪个用地规模大？", USERDICT)
     text = extractive(info, [hit(PASSAGE, 0, 0), hit(PTA, 1, 500)], 300, USERDICT).text
