@@ -80,7 +80,7 @@ def select(
     """
     every = units(hits)
     # A short lead-in ("补偿包括：") looks like a heading, but it is what a "哪些" question wants.
-    opens = {u.key for u in every if len(_enumeration(u, every)) > 1 and _ends_lead(u)}
+    opens = {u.key for u in every if _ends_lead(u) and _enumeration(u, every)}
     pool = [u for u in every if not u.is_heading or u.key in opens]
     if not pool:
         return []
@@ -111,14 +111,10 @@ def select(
     for u in list(chosen):
         for v in _paired(u, pool):
             _add(chosen, v)
-    most, limit = (
-        MAX_ITEMS[info.shape],
-        budget if info.shape == "fact" else int(budget * WIDE_BUDGET),
-    )
+    most = MAX_ITEMS[info.shape]
+    limit = budget if info.shape == "fact" else int(budget * WIDE_BUDGET)
     for u in list(chosen[:most]):
-        group = _enumeration(
-            u, every
-        )  # a short lead-in ("征收下列土地的，由国务院批准：") looks like a heading
+        group = _enumeration(u, every)
         have = {c.key for c in chosen}
         # Whole or not at all: an item that reads like its neighbour is still part of the list.
         chosen.extend(v for v in group if v.key not in have)
@@ -287,6 +283,7 @@ def _paired(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
 
 
 def _ends_lead(u: Unit) -> bool:
+    """A sentence that opens a list: "征收下列土地的，由国务院批准：" (short, so it looks like a heading)."""
     return flat(u.text).endswith(("：", ":"))
 
 
@@ -302,18 +299,13 @@ def _enumeration(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
     def item(k: int) -> bool:
         return bool(LIST_ITEM.match(flat(same[k].text)))
 
-    def lead(k: int) -> bool:
-        return flat(same[k].text).endswith(("：", ":"))
-
-    def adjacent(
-        k: int,
-    ) -> bool:  # same[k] follows same[k - 1] with nothing but a line break between
+    def adjacent(k: int) -> bool:
         return joined_by_space(same[k - 1], same[k])
 
     start = i
     while start > 0 and item(start) and adjacent(start):
         start -= 1
-    if not lead(start) or (start != i and not item(i)):
+    if not _ends_lead(same[start]) or (start != i and not item(i)):
         return []
     group, k = [same[start]], start + 1
     while k < len(same) and item(k) and adjacent(k):
