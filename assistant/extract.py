@@ -27,7 +27,6 @@ from .score import (
     weight,
 )
 from .sentences import (
-    LIST_ITEM,
     Draft,
     Unit,
     compose,
@@ -36,6 +35,7 @@ from .sentences import (
     previous_sentences,
     units,
 )
+from .structure import numbered
 from .wording import EXPANSION_TAG, amounts
 
 # A sentence that carries the one before it on.
@@ -297,7 +297,7 @@ def _enumeration(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
     i = next(k for k, u in enumerate(same) if u.key == unit.key)
 
     def item(k: int) -> bool:
-        return bool(LIST_ITEM.match(flat(same[k].text)))
+        return numbered(flat(same[k].text))
 
     def adjacent(k: int) -> bool:
         return joined_by_space(same[k - 1], same[k])

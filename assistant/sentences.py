@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 from .chunk import sentences
 from .models import Citation, Hit
+from .structure import numbered
 
 STOPS = tuple("。！？；!?;…")
 CLOSERS = "”’」』）)]】"
 HEADING_MAX = 40
-# A numbered list item: （一） (二) 1. 1、
-LIST_ITEM = re.compile(r"^(?:[（(][一二三四五六七八九十\d]+[）)]|\d+[.、．](?!\d))")
 WS = re.compile(r"\s+")
 
 
@@ -87,43 +86,41 @@ def previous_sentences(pool: Sequence[Unit]) -> dict[tuple[str, int, int], Unit]
     out: dict[tuple[str, int, int], Unit] = {}
     ordered = sorted(pool, key=lambda u: (u.hit.chunk.document_id, u.doc_start))
     for a, b in itertools.pairwise(ordered):
-        if a.hit.chunk.document_id != b.hit.chunk.document_id:
-            continue
-        for c in {a.hit.chunk.id: a.hit.chunk, b.hit.chunk.id: b.hit.chunk}.values():
-            if c.start <= a.doc_start and b.doc_end <= c.end:
-                gap = c.text[a.doc_end - c.start : b.doc_start - c.start]
-                if "\n" not in gap and len(gap) <= 2:
-                    out[b.key] = a
-                break
+        found = _between(a, b)
+        if found is not None and "\n" not in found[1] and len(found[1]) <= 2:
+            out[b.key] = a
     return out
 
 
-def joined_by_space(a: Unit, b: Unit) -> bool:
-    """Whether b starts right after a (only whitespace, line breaks included, between them)."""
-    if a.hit.chunk.document_id != b.hit.chunk.document_id or b.doc_start < a.doc_end:
-        return False
-    for c in (a.hit.chunk, b.hit.chunk):
-        if c.start <= a.doc_start and b.doc_end <= c.end:
-            return not c.text[a.doc_end - c.start : b.doc_start - c.start].strip()
-    return False
-
-
-def joined(a: Unit, b: Unit) -> Unit | None:
-    """a and b as one span when b follows a in the same paragraph of a chunk that holds both."""
+def _between(a: Unit, b: Unit) -> tuple[Hit, str] | None:
+    """The hit whose chunk holds a and then b, and the text between them; None when none does."""
     if a.hit.chunk.document_id != b.hit.chunk.document_id or b.doc_start < a.doc_end:
         return None
     for hit in (a.hit, b.hit):
         c = hit.chunk
         if c.start <= a.doc_start and b.doc_end <= c.end:
-            gap = c.text[a.doc_end - c.start : b.doc_start - c.start]
-            # A numbered item continues the list its lead-in ("…包括：") or previous item opened.
-            listed = LIST_ITEM.match(b.text.lstrip()) and a.text.rstrip().endswith(
-                ("：", ":", "；", ";")
-            )
-            if gap.strip() or ("\n" in gap and not listed) or len(gap) > 2:
-                return None
-            return Unit(hit, min(a.rank, b.rank), a.doc_start - c.start, b.doc_end - c.start)
+            return hit, c.text[a.doc_end - c.start : b.doc_start - c.start]
     return None
+
+
+def joined_by_space(a: Unit, b: Unit) -> bool:
+    """Whether b starts right after a (only whitespace, line breaks included, between them)."""
+    found = _between(a, b)
+    return found is not None and not found[1].strip()
+
+
+def joined(a: Unit, b: Unit) -> Unit | None:
+    """a and b as one span when b follows a in the same paragraph of a chunk that holds both."""
+    found = _between(a, b)
+    if found is None:
+        return None
+    hit, gap = found
+    # A numbered item continues the list its lead-in ("…包括：") or previous item opened.
+    listed = numbered(b.text.strip()) and a.text.rstrip().endswith(("：", ":", "；", ";"))
+    if gap.strip() or ("\n" in gap and not listed) or len(gap) > 2:
+        return None
+    c = hit.chunk
+    return Unit(hit, min(a.rank, b.rank), a.doc_start - c.start, b.doc_end - c.start)
 
 
 def cite(unit: Unit, number: int) -> Citation:
@@ -165,8 +162,7 @@ def compose(chosen: Sequence[Unit], shape: str) -> Draft:
         # A law's numbered items each start a line, as in the document.
         lines.append(
             "".join(
-                ("\n" if k and LIST_ITEM.match(u.text.lstrip()) else "")
-                + f"{_display(u.text)}[{n}]"
+                ("\n" if k and numbered(u.text.strip()) else "") + f"{_display(u.text)}[{n}]"
                 for k, u in enumerate(group)
             )
         )

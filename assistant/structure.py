@@ -94,7 +94,7 @@ def within_articles(lines: list[Line]) -> list[Line]:
     for line in lines:
         if line.article:
             inside = True
-        elif line.heading and _numbered(line.text.strip()):
+        elif line.heading and numbered(line.text.strip()):
             if inside:
                 line = Line(line.start, line.end, line.text)
         elif line.heading:
@@ -103,7 +103,8 @@ def within_articles(lines: list[Line]) -> list[Line]:
     return out
 
 
-def _numbered(s: str) -> bool:
+def numbered(s: str) -> bool:
+    """A paragraph opening with a number: 一、 （一） 1. （1）."""
     return any(pattern.match(s) for pattern, _ in NUMBERED_PATTERNS)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jieba
 
+from .structure import CN_NUM
+
 # Numbers keep their unit so "15%" never matches a stray "15" and "90亩" stays one token.
 UNITS = (
     "%|％|‰|亩|公顷|平方千米|平方公里|平方米|万平方米|公里|千米|米|亿美元|万美元|亿元|万元|元|亿|万|"
@@ -36,9 +38,7 @@ CN_DIGITS = {
     "九": 9,
 }
 CN_POWERS = {"十": 10, "百": 100, "千": 1000}
-CN_NUMBER_RE = re.compile(
-    rf"(百分之)([零〇一二两三四五六七八九十百千]+)|([零〇一二两三四五六七八九十百千]+)({UNITS})"
-)
+CN_NUMBER_RE = re.compile(rf"(百分之)([{CN_NUM}]+)|([{CN_NUM}]+)({UNITS})")
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 CJK_OR_WORD = re.compile(r"[\w\u4e00-\u9fff]")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .structure import CN_NUM
+
 # Words that frame a question rather than name what it is about (generic nouns, verbs and
 # adverbs of everyday questions). They are never required to appear in the evidence.
 FRAME_TEXT = """
@@ -66,7 +68,7 @@ PHASE = re.compile(r"^[一二三四五六七八九十]+[期批级号]$")  # 一�
 
 # What kind of figure a question asks for, and what such a figure looks like in a passage.
 # A figure as documents write it: digits, or Chinese numerals as laws do (三十五公顷, 六十日).
-NUMERAL = r"(?:\d[\d.,]*|[零〇一二两三四五六七八九十百千]+)"
+NUMERAL = rf"(?:\d[\d.,]*|[{CN_NUM}]+)"
 ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
         re.compile(

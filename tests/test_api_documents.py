@@ -153,6 +153,12 @@ def test_upload_pdf_and_docx_then_ask_then_delete(
     assert client.get("/api/jobs", headers=ADMIN).json()["jobs"][0]["id"] == job["id"]
 
 
+def document_texts(client: httpx.Client) -> dict[str, str]:
+    """Every listed document's cleaned text, by id."""
+    listed = client.get("/api/documents").json()["documents"]
+    return {d["id"]: client.get(f"/api/documents/{d['id']}").json()["text"] for d in listed}
+
+
 def test_an_upload_never_replaces_a_corpus_document(tmp_path: Path) -> None:
     """Uploads live in their own namespace, whatever folders the corpus has."""
     corpus = tmp_path / "corpus"
@@ -178,10 +184,7 @@ def test_an_upload_never_replaces_a_corpus_document(tmp_path: Path) -> None:
         up = upload_and_wait(c, "通知.txt", "第一条 丙镇的宅基地审批时限为十个工作日。\n".encode())
         assert up["status"] == "done" and up["result"] == "added", up
         assert up["document_id"] not in corpus_ids
-        texts = {
-            d["id"]: c.get(f"/api/documents/{d['id']}").json()["text"]
-            for d in c.get("/api/documents").json()["documents"]
-        }
+        texts = document_texts(c)
         assert len(texts) == 3 and corpus_ids <= set(texts)
         assert sorted(t.split()[1][:2] for t in texts.values()) == ["丙镇", "乙镇", "甲镇"]
         # A reindex keeps all three, and re-uploading the same name replaces only the upload.
@@ -191,10 +194,7 @@ def test_an_upload_never_replaces_a_corpus_document(tmp_path: Path) -> None:
             c, "通知.txt", "第一条 丙镇的宅基地审批时限为八个工作日。\n".encode()
         )
         assert again["document_id"] == up["document_id"] and again["result"] == "updated", again
-        texts = {
-            d["id"]: c.get(f"/api/documents/{d['id']}").json()["text"]
-            for d in c.get("/api/documents").json()["documents"]
-        }
+        texts = document_texts(c)
         assert len(texts) == 3 and "八个工作日" in texts[up["document_id"]]
 
 

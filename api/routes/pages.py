@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from assistant.settings import Settings
 
@@ -216,7 +217,9 @@ _cache_lock = threading.Lock()
 _cache: dict[str, list[str]] = {}
 
 
-def suggestions_for(request: Request, creds: Any, limit: int = 6) -> tuple[list[str], bool]:
+def suggestions_for(
+    request: Request, creds: HTTPAuthorizationCredentials | None, limit: int = 6
+) -> tuple[list[str], bool]:
     """(questions, ready); cached per index generation. Headings are document content, so a closed
     deployment (PA_OPEN_API_KEY) shows them only to a browser that holds the key."""
     bot = getattr(request.app.state, "assistant", None)
