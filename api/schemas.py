@@ -193,7 +193,17 @@ class AskResponse(BaseModel):
     answer: str = Field(description="Answer text with [n] citation markers.")
     citations: list[CitationOut]
     abstained: bool = Field(description="True when the documents do not answer the question.")
-    confidence: float
+    hedged: bool = Field(
+        False,
+        description="True when the answer quotes the most related passage without claiming it answers the question.",
+    )
+    confidence: float = Field(
+        description="Fitted probability that the passages answer the question."
+    )
+    reasons: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Why: outcome (answer, hedge, abstain, clarify), probability, gaps, feature values.",
+    )
     timings: dict[str, float]
     related: list[SearchHit] = Field(
         default_factory=list, description="Nearby passages, useful when abstaining."
@@ -206,7 +216,9 @@ class AskResponse(BaseModel):
             answer=a.text,
             citations=[CitationOut.from_citation(c) for c in a.citations],
             abstained=a.abstained,
+            hedged=a.hedged,
             confidence=float(a.confidence),
+            reasons=a.reasons,
             timings={k: float(v) for k, v in a.timings.items()},
             related=[SearchHit.from_hit(h) for h in a.related],
             mode=a.mode,

@@ -18,7 +18,7 @@ from .sentences import Draft, Unit, cite, split_sentences
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # A claim ends at a stop mark; markers right after the mark belong to the claim before it.
-CLAIM_END = re.compile(r"[。！？；!?;\n]+")
+CLAIM_END = re.compile(r"[。！？；!?;\n]+[”’」』）)]*")  # a closing quote belongs to its sentence
 FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Share of a claim's character pairs a passage must contain to support it.

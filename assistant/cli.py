@@ -82,6 +82,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="an earlier user question (repeatable, oldest first)",
     )
     c.add_argument("--json", action="store_true")
+    c.add_argument(
+        "--explain", action="store_true", help="print the outcome's reasons: gaps and features"
+    )
+
+    c = command(
+        "tune",
+        "Fit the answer models on the tune split; print tune, test and leave-one-document-out figures.",
+        cmd_tune,
+    )
+    c.add_argument(
+        "--data",
+        type=Path,
+        default=Path("bench/data/blind"),
+        help="folder holding tune.jsonl and test.jsonl",
+    )
+    c.add_argument(
+        "--home-index",
+        type=Path,
+        help="an index of corpus/ alone: the customer's own questions are read against it too",
+    )
+    c.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="QA[@INDEX]",
+        help="another QA set to report, read against INDEX (default: --index)",
+    )
+    c.add_argument("--no-lodo", action="store_true", help="skip leave-one-document-out")
+    c.add_argument(
+        "--dry-run", action="store_true", help="print the figures without writing the model"
+    )
 
     c = command("eval", "Evaluate retrieval (and answers) on a QA set in JSON Lines.", cmd_eval)
     c.add_argument("qa", type=Path)
@@ -173,6 +204,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"  [{c.number}] {c.title}{' · ' + ' > '.join(c.heading_path) if c.heading_path else ''}{page}：“{c.quote}”"
         )
+    if args.explain:
+        print(json.dumps(result.reasons, ensure_ascii=False, indent=2))
     if result.abstained and result.related:
         print("相关材料：")
         for h in result.related[:3]:
@@ -180,8 +213,43 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
+    from .answer.model import AnswerModel
+    from .evaluate import load_qa
+    from .service import Assistant
+    from .tune import run
+
+    # The earlier model only writes the earlier answers of follow-up questions; a stale or broken
+    # file cannot stop a refit.
+    try:
+        earlier = AnswerModel.load(settings.answer_model_path)
+    except AssistantError:
+        earlier = AnswerModel.untrained()
+
+    def bot(index: Path) -> Assistant:
+        fresh = settings.model_copy(update={"index_dir": index})
+        return Assistant(fresh, create=False, model=earlier)
+
+    library = bot(settings.index_dir)
+    home = bot(args.home_index) if args.home_index is not None else None
+    data = {}
+    for name in ("tune", "test", "public_tune", "public_test"):
+        if (args.data / f"{name}.jsonl").exists():
+            data[name] = load_qa(args.data / f"{name}.jsonl")
+    extra = {}
+    for spec in args.extra:
+        path, _, index = spec.partition("@")
+        extra[Path(path).stem] = (bot(Path(index)) if index else library, load_qa(Path(path)))
+    model, report = run(library, data, home, extra, lodo=not args.no_lodo)
+    print(report)
+    if not args.dry_run:
+        model.save(settings.answer_model_path)
+        print(f"wrote {settings.answer_model_path}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .evaluate import evaluate_retrieval, format_table, load_qa
+    from .evaluate import ANSWER_COLUMNS, evaluate_retrieval, format_table, load_qa
     from .followup import resolve
 
     bot = _assistant(settings)
@@ -208,11 +276,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         )
     if "answers" in report:
         print("\nAnswers")
-        print(
-            format_table(
-                report["answers"], ["n", "facts", "cite_prec", "abstain_ok", "false_abst", "chars"]
-            )
-        )
+        print(format_table(report["answers"], list(ANSWER_COLUMNS)))
     return 0
 
 

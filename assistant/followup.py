@@ -40,9 +40,10 @@ class Resolved:
         return self.question if self.rewritten else " ".join([self.question, *self.context])
 
 
-def needs_context(question: str) -> bool:
+def needs_context(question: str, has_topic: bool = False) -> bool:
+    """A pronoun or elliptical opening, or a short question without a subject of its own."""
     q = question.strip()
-    return bool(ANAPHORA.search(q)) or len(q) <= SHORT_QUESTION
+    return bool(ANAPHORA.search(q)) or (len(q) <= SHORT_QUESTION and not has_topic)
 
 
 def entities(text: str, limit: int = MAX_ENTITIES) -> list[str]:
@@ -50,9 +51,11 @@ def entities(text: str, limit: int = MAX_ENTITIES) -> list[str]:
     return list(dict.fromkeys(m.strip("“”") for m in ENTITY.findall(text)))[:limit]
 
 
-def resolve_turn(question: str, history: Sequence[str], answers: Sequence[str] = ()) -> Resolved:
+def resolve_turn(
+    question: str, history: Sequence[str], answers: Sequence[str] = (), has_topic: bool = False
+) -> Resolved:
     """The question and the context it leans on, from the latest turns."""
-    if not history or not needs_context(question):
+    if not history or not needs_context(question, has_topic):
         return Resolved(question)
     context = [history[-1]]
     if len(history) > 1 and len(history[-1]) <= SHORT_QUESTION:
@@ -72,9 +75,10 @@ def resolve_with(
     question: str,
     history: Sequence[str],
     answers: Sequence[str] = (),
+    has_topic: bool = False,
 ) -> Resolved:
     """Rule-based resolution, or `rewrite` (an LLM) when given; a failed or odd rewrite falls back."""
-    rule = resolve_turn(question, history, answers)
+    rule = resolve_turn(question, history, answers, has_topic)
     if rewrite is None or not rule.context:
         return rule
     try:

@@ -9,6 +9,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ from .clean import clean
 from .embed import Embedder
 from .errors import AssistantError, IngestError, UnsupportedFormat
 from .index import DocumentRecord, Index
+from .metadata import derive, merged
 from .models import Document
 from .parse import parse_bytes
+from .places import Gazetteer
 from .settings import Settings
 
 SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
@@ -127,6 +130,7 @@ def build_document(
         "".join(ch for ch in title if unicodedata.category(ch) not in _UNPRINTABLE).strip()
         or "untitled"
     )
+    derived = derive(title, text, Path(name).name, _gazetteer())
     return Document(
         id=document_id(name),
         title=title,
@@ -136,8 +140,14 @@ def build_document(
         content_hash=digest,
         pages=pages,
         ocr_pages=list(parsed.ocr_pages),
-        metadata={**parsed.metadata, **metadata},
+        metadata=merged({**parsed.metadata, **metadata}, derived),
     )
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> Gazetteer:
+    # Read-only reference data (cpca's table of places), the same for every document.
+    return Gazetteer.load()
 
 
 def _first_heading(text: str) -> str:

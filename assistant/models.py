@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,7 @@ class Answer:
     related: list[Hit] = field(default_factory=list)
     query: str = ""
     mode: str = "extractive"
+    # A hedged answer quotes the most related passage without claiming it answers the question.
+    hedged: bool = False
+    # Why: outcome, probability, gaps and feature values (see assistant/answer/decide.py).
+    reasons: dict[str, Any] = field(default_factory=dict)

@@ -36,7 +36,6 @@ from .wording import (
     PROCEDURE_RE,
     PURE,
     QUESTION_WORD,
-    least_amount,
 )
 
 
@@ -71,8 +70,6 @@ class QuestionInfo:
     expansions: list[Term] = field(default_factory=list)
     # Sub-questions ("A和B，哪个…", "X？Y？"): each weighs its own terms fully, the others less.
     parts: list[QuestionInfo] = field(default_factory=list)
-    # "投资几十亿以上的项目": the least amount (yuan) a money figure must reach, 0 for none.
-    min_amount: float = 0.0
     # The question asks for several things by name (哪些, 什么): an enumeration answers it.
     enumeration: bool = False
     # A part naming one of the things compared ("A和B，哪个…"): it needs a sentence of its own.
@@ -186,7 +183,6 @@ def analyse(
     info.per_unit = m.group(1) if m else ""
     info.shape = shape(q)
     info.enumeration = bool(ENUMERATION_RE.search(q))
-    info.min_amount = least_amount(q)
     own = set(info.term_texts)
     for phrase, expansion in [*matched, *((p, e) for p, e in GENERIC_PHRASES if p in q)]:
         for official in expansion:
@@ -288,7 +284,7 @@ def shape(question: str) -> str:
 def _synonym_phrases(q: str, synonyms: SynonymTable | None) -> list[tuple[str, list[str]]]:
     if synonyms is None:
         return []
-    return [(phrase, terms) for phrase, terms in synonyms.entries.items() if phrase in q]
+    return synonyms.matches(q)
 
 
 def _focus(words: list[tuple[str, str]]) -> list[str]:
@@ -320,7 +316,8 @@ def with_context(info: QuestionInfo, context: QuestionInfo, weight: float = 0.5)
         places=list(info.places),
         focus=list(info.focus),
         compounds=list(info.compounds),
-        answer_types=list(info.answer_types),
+        # An elliptical follow-up ("那商业用地呢？") asks for what the turn before asked for.
+        answer_types=list(info.answer_types or context.answer_types),
         per_unit=info.per_unit,
         shape=info.shape,
         domain_terms=list(info.domain_terms),

@@ -6,12 +6,16 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from .answer.model import AnswerModel
 from .embed import Embedder, make_embedder
 from .errors import IndexNotReady
+from .evidence import Vocabulary
 from .generate import Generator, make_generator
 from .index import DocumentRecord, Index, exists
 from .ingest import IngestReport, build_document, index_document, ingest_paths
+from .metadata import derive
 from .models import Answer, Hit
+from .places import Gazetteer, Jurisdictions
 from .retrieve import Filters, Retriever
 from .settings import Settings, get_settings
 from .tokenize import tokenize
@@ -34,6 +38,7 @@ class Assistant:
         embedder: Embedder | str | None = "auto",
         generator: Generator | str | None = "auto",
         create: bool = True,
+        model: AnswerModel | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         if not create and not exists(self.settings):
@@ -51,6 +56,31 @@ class Assistant:
         self.generator: Generator | None = (
             make_generator(self.settings) if isinstance(generator, str) else generator
         )
+        self.model = model or AnswerModel.load(self.settings.answer_model_path)
+        self.gazetteer = Gazetteer.load()
+        self._vocabulary: tuple[str, Vocabulary] | None = None
+        self._jurisdictions: tuple[str, Jurisdictions] | None = None
+
+    def jurisdictions(self) -> Jurisdictions:
+        """Whose rule each document is (its metadata's jurisdiction, else read off its title and
+        issuer), renewed with the index."""
+        snap = self.index.snapshot
+        if self._jurisdictions is None or self._jurisdictions[0] != snap.generation:
+            by_document = {
+                rec.id: rec.metadata.get("jurisdiction")
+                or derive(rec.title, "", Path(rec.source).name, self.gazetteer)["jurisdiction"]
+                for rec in snap.documents.values()
+            }
+            found = Jurisdictions(self.gazetteer, by_document, self.settings.home_place)
+            self._jurisdictions = (snap.generation, found)
+        return self._jurisdictions[1]
+
+    def vocabulary(self) -> Vocabulary:
+        """The index's characters (to tell a word no document can hold), renewed with the index."""
+        snap = self.index.snapshot
+        if self._vocabulary is None or self._vocabulary[0] != snap.generation:
+            self._vocabulary = (snap.generation, Vocabulary.of(c.embed_text for c in snap.chunks))
+        return self._vocabulary[1]
 
     def ingest(
         self, paths: Sequence[Path], progress: bool = False, prune: bool = True
@@ -94,6 +124,9 @@ class Assistant:
             history,
             answers,
             retriever=self.retriever,
+            model=self.model,
+            vocabulary=self.vocabulary(),
             generator=self.generator,
+            jurisdictions=self.jurisdictions(),
             settings=self.settings,
         )

@@ -85,11 +85,13 @@ class Settings(BaseSettings):
         300,
         description="Target length of an extractive answer (lists and procedures may be longer).",
     )
-    abstain_threshold: float = Field(
-        0.25,
-        description="Abstain when the evidence confidence (question terms covered by the best passages, lowered by "
-        "each figure, place, field term or asked kind of figure they lack; see assistant/evidence.py) is below this. "
-        "Calibrated on bench/data/seed_qa.jsonl: unanswerable questions score at most 0.19, answerable ones at least 0.30.",
+    home_place: str = Field(
+        "平湖",
+        description="The customer's own place: a question that names no place is about it, so another province's rule never answers it as if it were local.",
+    )
+    answer_model_path: Path = Field(
+        DATA_DIR / "answer_model.json",
+        description="Fitted sentence-selection and abstention model (weights and thresholds), written by `policy-assistant tune`.",
     )
     llm_base_url: str = Field(
         "",

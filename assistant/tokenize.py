@@ -172,11 +172,28 @@ class SynonymTable:
                     ]
         return cls(entries)
 
+    def matches(self, query: str) -> list[tuple[str, list[str]]]:
+        """(phrase, official terms) for every phrase of the table the query says.
+
+        A phrase of four or more characters also matches with one of its characters left out
+        (贷款还没还完 ~ 贷款没还完): people drop a 还 or a 的 that the table's author wrote.
+        """
+        q = normalise(query)
+        return [(p, terms) for p, terms in self.entries.items() if said(p, q)]
+
     def expand(self, query: str) -> list[str]:
         """Official terms for every phrase of the table found in the query, not already in it."""
         q = normalise(query)
         extra: list[str] = []
-        for phrase, terms in self.entries.items():
-            if phrase in q:
-                extra.extend(t for t in terms if t not in q and t not in extra)
+        for _, terms in self.matches(q):
+            extra.extend(t for t in terms if t not in q and t not in extra)
         return extra
+
+
+def said(phrase: str, text: str) -> bool:
+    """The phrase is in the text, whole or (four characters or more) with one character left out."""
+    if phrase in text:
+        return True
+    return len(phrase) >= 4 and any(
+        phrase[:i] + phrase[i + 1 :] in text for i in range(1, len(phrase) - 1)
+    )

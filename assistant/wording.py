@@ -33,21 +33,17 @@ GENERIC_PHRASES: list[tuple[str, list[str]]] = [
     ("与去年相比", ["同比", "上年"]),
     ("涨了", ["提高", "增长", "增加"]),
     ("多了", ["提高", "增长", "增加"]),
-    ("品种", ["物种", "种类"]),
     ("最近", ["近日", "近期", "日前"]),
     ("以前", ["传统", "原来", "过去"]),
     ("好处", ["降低", "减少", "便捷", "优势", "提升"]),
     ("的比例", ["率"]),
     ("直接", ["无需", "即可"]),
-    ("办成", ["成功", "落地", "首笔"]),
-    ("先例", ["首个", "首笔", "成功"]),
-    ("例子", ["首个", "首笔", "成功"]),
     ("多少钱", ["投资", "金额"]),
     ("花了", ["投资", "总投资"]),
 ]
 EXPANSION_WEIGHT = 0.6
 EXPANSION_TAG = "syn:"  # Term.tag of an official term called in by the question's wording
-ENUMERATION_RE = re.compile(r"哪些|哪几|什么品种|什么物种|哪几项")
+ENUMERATION_RE = re.compile(r"哪些|哪几|哪几项|都有什么|有什么")
 PART_CONTEXT = 0.25
 PART_SHARED = 0.6
 CLAUSE = re.compile(r"[?？;；,，。!！()（）]+")
@@ -72,27 +68,31 @@ NUMERAL = rf"(?:\d[\d.,]*|[{CN_NUM}]+)"
 ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
         re.compile(
-            r"多少钱|价格|价钱|费用|手续费|收费|金额|罚款|罚多少|多少元|花了多少|投了多少|投资多少|投资多大|投资更|投资额|投资规模|投入多少|几十亿|几亿|上亿|多少亿|几千万|(?:金|费|价|款|钱|租)的?标准|房价|地价|单价|收入|产值|营业额|利润|贷多少|能贷"
+            r"多少钱|价格|价钱|费用|手续费|收费|金额|罚款|罚多少|多少元|花了多少|投了多少|投资多少|投资多大|投资额|投资规模|投入多少|几十亿|几亿|上亿|多少亿|几千万|(?:金|费|价|款|钱|租)的?标准|房价|地价|单价|收入|产值|营业额|利润|贷多少|能贷"
         ),
         re.compile(rf"{NUMERAL}多?(?:亿|万|千)?(?:元|美元|欧元|块)"),
     ),
     "duration": (
         re.compile(
-            r"多少天|几天|多久|多长时间|时间有?多长|工作日|几个月|多少个月|几年|多少年|期限|时限|时长"
+            r"多少天|几天|多久|多长时间|时间有?多长|工作日|几个月|多少个月|几年|多少年|期限|时限|时长|有效期"
         ),
-        re.compile(rf"{NUMERAL}多?(?:个)?(?:天|个月|个工作日|工作日|年|日|小时|周)"),
+        re.compile(
+            rf"(?<!\d)(?:\d{{1,3}}(?:\.\d+)?|[{CN_NUM}]+)多?(?:个)?(?:天|个月|个工作日|工作日|年|日|小时|周)"
+        ),
     ),
     "date": (
         re.compile(r"哪天|哪一天|什么时候|何时|哪一年|哪年|几月|几号|什么时间"),
         re.compile(r"\d+(?:年|月|日)|[今去明前]年|近日|目前"),
     ),
     "percent": (
-        re.compile(r"比例|比率|占比|百分之|百分比|[完开竣成利增]\w?率|多少个?百分点"),
+        re.compile(
+            r"比例|比率|占比|百分之|百分比|[完开竣成利增]\w?率|率是多少|率多少|几成|多少个?百分点"
+        ),
         re.compile(r"\d[\d.]*\s*[%％‰]|百分之"),
     ),
     "rank": (
-        re.compile(r"第几|排名|排第|名次|排在"),
-        re.compile(r"第[一二三四五六七八九十\d]+"),
+        re.compile(r"第几|排名|排第|名次|排在|几级"),
+        re.compile(r"第[一二三四五六七八九十\d]+|[一二三四五六七八九十\dA-Z]+级"),
     ),
     "area": (
         re.compile(
@@ -106,7 +106,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "venue": (
         re.compile(
-            r"(?:去|到|在)哪(?:里|儿)?(?:报名|办理|申请|办|交|提交|咨询|登记|领取|购买|买|投诉|举报)|哪里可以|去哪|什么地方(?:办|报名|申请)"
+            r"(?:去|到|在)哪(?:里|儿)?(?:报名|办理|申请|办|交|提交|咨询|登记|领取|购买|买|投诉|举报|办公)|哪里可以|去哪|什么地方(?:办|报名|申请)|电话|网址|地址|热线"
         ),
         re.compile(
             r"窗口|大厅|服务中心|网站|地址|电话|热线|办事处|服务点|办理点|网上办|线上办|[Aa][Pp][Pp]|小程序|公众号|浙里办|政务服务网"
@@ -149,37 +149,5 @@ PROCEDURE_RE = re.compile(
     r"|哪些(?:准备|措施|工作|举措|做法|步骤|环节|手续|材料|登记|事情|事|办法|政策|服务|支持)"
 )
 COMPARE_RE = re.compile(
-    r"哪个.{0,8}(更|大|多|高|少|低|长|早|晚)|相比|比较|还是.{0,2}[高低多少大小]|多多少|加起来|合计|总共|之和|差多少|其余|除了|各是"
+    r"哪个.{0,8}(更|大|多|高|少|低|长|早|晚)|相比|比较|一样吗|有什么不同|有啥不同|区别|多多少|差多少|分别|各是|各多少|各自"
 )
-
-
-MAGNITUDE = {"十": 10.0, "百": 100.0, "千": 1e3, "万": 1e4, "亿": 1e8}
-AT_LEAST = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(万|亿)元?(?:以上|多|及以上)|(?:超过|超|大于|多于|至少)(\d+(?:\.\d+)?)\s*(万|亿)"
-)
-FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(多)?\s*(万|亿)?\s*(?:美元|欧元|元)")
-
-
-def least_amount(question: str) -> float:
-    """The smallest amount of money a question asks about ("几十亿以上" → 1e9), 0 when it sets none."""
-    m = AT_LEAST.search(question)
-    if m:
-        value, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        return float(value) * MAGNITUDE[unit]
-    m = re.search(r"(几十|几百|几千|数十|数百|数千|上|几|数)(万|亿)", question)
-    if m and ("以上" in question or m.group(1) != "几"):
-        scale = {
-            "几十": 10.0,
-            "数十": 10.0,
-            "几百": 100.0,
-            "数百": 100.0,
-            "几千": 1e3,
-            "数千": 1e3,
-        }.get(m.group(1), 1.0)
-        return scale * MAGNITUDE[m.group(2)]
-    return 0.0
-
-
-def amounts(text: str) -> list[float]:
-    """The money figures of a text in yuan-sized units (the currency is ignored)."""
-    return [float(v) * MAGNITUDE.get(u or "", 1.0) for v, _, u in FIGURE.findall(text)]

@@ -411,3 +411,34 @@ def test_openapi_schema_is_served(client: httpx.Client) -> None:
         assert path in schema["paths"], path
     upload = schema["paths"]["/api/documents"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+
+
+# ----- the product brief's examples, in everyday words, over HTTP ----------------------------
+
+BRIEF = [
+    # (question, key fact, a phrase the cited quote must hold)
+    ("新兴产业项目用地里，员工宿舍食堂这类配套设施最多能占多少比例？", "15%", "配套设施比例"),
+    ("疫情期间拍下的地签不了合同，企业能得到什么帮助？", "邮递", "现场面签"),
+    ("房子贷款没还完能卖吗？", "无需归还原有房贷", "带押过户"),
+    ("有没有外资项目很快就拿到地的例子？", "优供快供", "外资项目"),
+]
+
+
+@pytest.mark.parametrize(("question", "fact", "quoted"), BRIEF)
+def test_the_briefs_examples_are_answered_with_the_key_fact_and_a_citation(
+    client: httpx.Client, question: str, fact: str, quoted: str
+) -> None:
+    body = client.post("/api/ask", json={"question": question}).json()
+    assert body["abstained"] is False, body["reasons"]
+    assert fact in body["answer"], body["answer"]
+    assert any(quoted in c["quote"] for c in body["citations"]), body["citations"]
+    assert body["reasons"]["outcome"] in ("answer", "hedge")
+
+
+@pytest.mark.parametrize("question", ["😀😀😀", "哈哈", "？？？", "你好"])
+def test_emoji_and_greetings_never_get_an_answer_over_http(
+    client: httpx.Client, question: str
+) -> None:
+    body = client.post("/api/ask", json={"question": question}).json()
+    assert body["abstained"] is True and body["citations"] == [] and body["related"] == []
+    assert body["reasons"]["outcome"] == "clarify"

@@ -217,7 +217,14 @@ SUPPORTED = "平湖将战略性新兴产业用地生产生活服务配套设施�
 
 def _ask(bot: Any, generator: Any, question: str = QUESTION, history: tuple[str, ...] = ()) -> Any:
     return answer(
-        question, history, (), retriever=bot.retriever, generator=generator, settings=bot.settings
+        question,
+        history,
+        (),
+        retriever=bot.retriever,
+        model=bot.model,
+        vocabulary=bot.vocabulary(),
+        generator=generator,
+        settings=bot.settings,
     )
 
 

@@ -1,0 +1,281 @@
+"""Answer a question: resolve, read, retrieve, weigh the sentences, decide, compose, verify.
+
+`answer()` is the whole flow; `read()` is everything up to the decision, shared with the tune
+command so that what is fitted is exactly what runs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cite import ground, verify
+from ..errors import GenerationError
+from ..evidence import Gap, Vocabulary, flat
+from ..followup import ENTITY, Resolved, resolve_with
+from ..generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
+from ..models import Answer, Hit
+from ..places import Jurisdictions
+from ..question import QuestionInfo, analyse, domain_vocabulary, with_context
+from ..retrieve import Filters, Retriever
+from ..sentences import Draft, compose
+from ..settings import Settings
+from .decide import Verdict, decide, has_content
+from .features import (
+    Candidate,
+    candidates,
+    gap_list,
+    question_features,
+    relative,
+    sentence_features,
+)
+from .model import AnswerModel
+from .select import select
+
+CLARIFY_REPLY = "请用一句话说明您想了解的事情，例如：“二手房还有贷款能过户吗？”"
+HEDGE_LEAD = "现有文件没有直接回答这个问题，最相关的内容是："
+# Replies of an LLM that mean "the passages do not say".
+LLM_DECLINES = (
+    "没有找到",
+    "未找到",
+    "未涉及",
+    "没有涉及",
+    "未提及",
+    "没有提及",
+    "无法回答",
+    "不包含",
+)
+# A word in fewer than this share of passages names a topic of its own.
+TOPIC_SHARE = 0.01
+CONTEXT_WEIGHT = 0.3  # a follow-up's borrowed terms count less than its own words
+WIDE_SHAPES = ("list", "compare", "procedure")
+
+
+@dataclass
+class Reading:
+    """A question read against the index: what it asks, its passages and their sentences."""
+
+    turn: Resolved
+    info: QuestionInfo
+    hits: list[Hit]
+    pool: list[Candidate]
+    gaps: list[Gap]
+    userdict: Path | None = None
+    tokens: dict[str, float] = field(default_factory=dict)
+
+
+def answer(
+    question: str,
+    history: Sequence[str] = (),
+    answers: Sequence[str] = (),
+    *,
+    retriever: Retriever,
+    model: AnswerModel,
+    vocabulary: Vocabulary | None = None,
+    generator: Generator | None = None,
+    jurisdictions: Jurisdictions | None = None,
+    settings: Settings,
+) -> Answer:
+    """A cited answer, a hedged one, or a polite abstention, with the reasons for the outcome."""
+    clock = Clock()
+    reading = read(
+        question, history, answers, retriever, vocabulary, settings, clock, generator, jurisdictions
+    )
+    with clock("answer"):
+        result = respond(reading, model, settings, history, generator)
+    result.timings = clock.done()
+    return result
+
+
+def respond(
+    reading: Reading,
+    model: AnswerModel,
+    settings: Settings,
+    history: Sequence[str] = (),
+    generator: Generator | None = None,
+) -> Answer:
+    """Weigh the sentences, decide the outcome, compose and verify: everything after retrieval."""
+    probs = model.sentence_probabilities([c.features for c in reading.pool])
+    verdict = judge(reading, probs, model)
+    draft, mode = None, "extractive"
+    if not verdict.abstained:
+        draft, mode = write(reading, probs, model, history, generator, settings)
+        draft = verify(draft) if draft is not None else None
+    if draft is None or not draft.citations:
+        return abstention(reading, verdict, {}, mode)
+    text = HEDGE_LEAD + draft.text if verdict.hedged else draft.text
+    return Answer(
+        text, draft.citations, False, round(verdict.probability, 4), {}, [],
+        reading.turn.query, mode, verdict.hedged, verdict.reasons(),
+    )  # fmt: skip
+
+
+def read(
+    question: str,
+    history: Sequence[str],
+    answers: Sequence[str],
+    retriever: Retriever,
+    vocabulary: Vocabulary | None,
+    settings: Settings,
+    clock: Clock | None = None,
+    generator: Generator | None = None,
+    jurisdictions: Jurisdictions | None = None,
+) -> Reading:
+    """Resolve a follow-up only when the question leans on the history, analyse, retrieve, featurise."""
+    clock = clock or Clock()
+    with clock("resolve"):
+        domain = domain_vocabulary(settings.userdict_path, settings.synonyms_path)
+        idf = retriever.index.snapshot.bm25.idf
+        own = analyse(question, settings.userdict_path, retriever.synonyms, idf, domain)
+        size = len(retriever.index.snapshot.chunks)
+        turn = resolve_with(rewriter(generator), question, history, answers, has_topic(own, size))
+        info = own
+        for age, text in enumerate(reversed(turn.context)):
+            borrowed = analyse(text, settings.userdict_path, retriever.synonyms, idf, domain)
+            info = with_context(info, borrowed, CONTEXT_WEIGHT if age == 0 else CONTEXT_WEIGHT / 2)
+    with clock("retrieve"):
+        wide = 3 if info.shape in WIDE_SHAPES or info.parts else 0
+        query = retriever.prepare(turn.query)
+        hits = retriever.search_query(query, settings.top_k + wide, Filters())
+    with clock("features"):
+        # A token no passage holds ("笔带", a bigram across two words) cannot tell sentences apart.
+        unseen = idf("\x00")
+        tokens = {
+            t: w for t in dict.fromkeys(query.tokens) if len(t) >= 2 and (w := idf(t)) < unseen
+        }
+        foreign = {
+            h.chunk.document_id: jurisdictions.foreign(h.chunk.document_id, info.places)
+            for h in hits
+            if jurisdictions is not None
+        }
+        pool = (
+            candidates(info, hits, settings.userdict_path, tokens, foreign)
+            if has_content(own)
+            else []
+        )
+        found = gap_list(info, hits, settings.userdict_path, vocabulary)
+    return Reading(turn, info, hits, pool, found, settings.userdict_path, tokens)
+
+
+def has_topic(info: QuestionInfo, size: int) -> bool:
+    """The question names a subject of its own: a place, a name, a term of the field, or a word
+    that few passages use (not only 处罚, 投产, 多少钱, which lean on an earlier turn).
+    """
+    if info.places or info.domain_terms or ENTITY.search(info.text):
+        return True
+    rare = math.log(1 + (size - TOPIC_SHARE * size + 0.5) / (TOPIC_SHARE * size + 0.5))
+    return any(
+        t.weight >= 1.0 and len(t.text) >= 2 and rare <= info.idf.get(t.text, 0.0) < info.max_idf
+        for t in info.terms
+    )
+
+
+def judge(reading: Reading, probs: Sequence[float], model: AnswerModel) -> Verdict:
+    """The fitted decision for a reading."""
+    feats = question_features(
+        reading.info,
+        reading.hits,
+        reading.pool,
+        probs,
+        reading.gaps,
+        reading.userdict,
+        bool(reading.turn.context),
+    )
+    return decide(reading.info, model, feats, reading.gaps)
+
+
+def write(
+    reading: Reading,
+    probs: Sequence[float],
+    model: AnswerModel,
+    history: Sequence[str],
+    generator: Generator | None,
+    settings: Settings,
+) -> tuple[Draft | None, str]:
+    """The LLM's grounded answer when one is configured and works, else the extractive one.
+
+    (None, "llm") when the LLM says the passages do not cover the question.
+    """
+    if generator is not None:
+        try:
+            reply = generator.generate(
+                answer_messages(reading.turn.question, reading.hits, history)
+            )
+            declined = any(w in reply for w in LLM_DECLINES) and "[" not in reply
+            if ABSTAIN_REPLY[:8] in reply or declined:
+                return None, "llm"
+            draft = ground(reply, reading.hits)
+            if draft.citations:
+                return draft, "llm"
+        except GenerationError:
+            pass
+    return extract(reading, probs, model, settings), "extractive"
+
+
+def extract(
+    reading: Reading, probs: Sequence[float], model: AnswerModel, settings: Settings
+) -> Draft:
+    """The extractive answer: the selected sentences, in document order, each cited."""
+    info, pool = reading.info, reading.pool
+    budget = settings.answer_chars * (2 if info.shape in WIDE_SHAPES or info.parts else 1)
+
+    def part_probabilities(part: QuestionInfo) -> list[float]:
+        # A part is judged on its own words: the tokens of the question that occur in it.
+        said = flat(part.text)
+        tokens = {t: w for t, w in reading.tokens.items() if t in said}
+        rows = [
+            Candidate(
+                c.unit,
+                sentence_features(
+                    part,
+                    c.unit,
+                    c.prev,
+                    reading.hits,
+                    settings.userdict_path,
+                    c.features["position"],
+                    tokens,
+                    bool(c.features["foreign"]),
+                ),
+                c.prev,
+            )
+            for c in pool
+        ]
+        relative(rows)
+        return model.sentence_probabilities([c.features for c in rows])
+
+    t = model.thresholds
+    chosen = select(info, pool, probs, t.keep, budget, part_probabilities, t.follow)
+    return compose(chosen, info.shape)
+
+
+def abstention(reading: Reading, verdict: Verdict, timings: dict[str, float], mode: str) -> Answer:
+    """The polite reply; the nearest passages go along only as related material."""
+    clarify = verdict.outcome == "clarify"
+    return Answer(
+        CLARIFY_REPLY if clarify else ABSTAIN_REPLY, [], True, round(verdict.probability, 4),
+        timings, [] if clarify else list(reading.hits[:3]), reading.turn.query, mode, False,
+        verdict.reasons(),
+    )  # fmt: skip
+
+
+class Clock:
+    """Milliseconds per stage, plus the total."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round((time.perf_counter() - t) * 1000, 2)
+
+    def done(self) -> dict[str, float]:
+        return {**self.timings, "total": round((time.perf_counter() - self.started) * 1000, 2)}

@@ -1,0 +1,154 @@
+"""Which sentences make the answer: the fitted probabilities decide, the document's structure completes.
+
+The most probable sentence leads; every other sentence whose probability reaches the fitted
+`keep` threshold may follow; each sub-question ("A和B分别…", "X？Y？") brings its own best
+sentence; a law's numbered list comes whole. The answer stays within its character budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+from ..evidence import flat
+from ..question import QuestionInfo
+from ..sentences import Unit, joined, joined_by_space
+from ..structure import ARTICLE_RE, numbered
+from .features import Candidate
+
+# Most sentences (or list items) an answer holds, by the question's shape.
+MAX_ITEMS = {"fact": 3, "compare": 4, "list": 6, "procedure": 6}
+NEAR_DUPLICATE = 0.6  # share of shared character bigrams that makes two sentences one
+
+
+def select(
+    info: QuestionInfo,
+    pool: Sequence[Candidate],
+    probabilities: Sequence[float],
+    keep: float,
+    budget: int,
+    part_probabilities: Callable[[QuestionInfo], Sequence[float]] | None = None,
+    follow: int = 0,
+) -> list[Unit]:
+    """The answer's sentences in document order ([] for an empty pool).
+
+    `follow`: how many sentences after each chosen one, in the same paragraph, come along.
+    """
+    if not pool:
+        return []
+    ranked = sorted(range(len(pool)), key=lambda i: (-probabilities[i], pool[i].unit.rank))
+    chosen = [pool[ranked[0]].unit]
+    if part_probabilities is not None:
+        for part in info.parts:
+            probs = part_probabilities(part)
+            # Each part is answered by its own best sentence, with its own citation; a part naming
+            # one of the things compared ("A和B，哪个…") needs a sentence no other part took.
+            order = sorted(range(len(pool)), key=lambda i: -probs[i])
+            taken = {u.key for u in chosen}
+            top = next((i for i in order if pool[i].unit.key not in taken), order[0])
+            _add(chosen, pool[top if part.entity else order[0]].unit)
+    for i in ranked[1:]:
+        if probabilities[i] >= keep:
+            _add(chosen, pool[i].unit)
+    most = MAX_ITEMS.get(info.shape, 3)
+    units = [c.unit for c in pool]
+    if follow:
+        after = following(units)
+        grown: list[Unit] = []
+        for u in chosen:
+            grown.append(u)
+            nxt = after.get(u.key)
+            for _ in range(follow):
+                if nxt is None or any(g.key == nxt.key for g in [*grown, *chosen]):
+                    break
+                grown.append(nxt)
+                nxt = after.get(nxt.key)
+        chosen = grown
+        most += follow
+    for u in list(chosen[:most]):
+        group = enumeration(u, units)
+        have = {c.key for c in chosen}
+        # Whole or not at all: a law's list answers as a list.
+        chosen.extend(v for v in group if v.key not in have)
+        if group:
+            most = max(most, len(group) + 1)
+    kept: list[Unit] = []
+    for u in chosen[:most]:
+        if not kept or sum(len(k.text) for k in kept) + len(u.text) <= budget:
+            kept.append(u)
+    return sorted(kept, key=lambda u: (u.hit.chunk.document_id, u.doc_start))
+
+
+def following(units: Sequence[Unit]) -> dict[tuple[str, int, int], Unit]:
+    """For each sentence, the next one of the same passage, unless that starts a new article or
+    heading: what the sentence's subject carries on into (a law article's second paragraph too)."""
+    out: dict[tuple[str, int, int], Unit] = {}
+    by_hit: dict[int, list[Unit]] = {}
+    for u in units:
+        by_hit.setdefault(id(u.hit), []).append(u)
+    for same in by_hit.values():
+        same.sort(key=lambda u: u.start)
+        for a, b in itertools.pairwise(same):
+            text = flat(b.text)
+            if joined(a, b) is not None and (
+                (not ARTICLE_RE.match(text) and not b.is_heading) or ends_lead(a)
+            ):
+                out[a.key] = b
+    return out
+
+
+def _add(chosen: list[Unit], unit: Unit) -> None:
+    if not any(near_duplicate(unit, c) for c in chosen):
+        chosen.append(unit)
+
+
+def ends_lead(u: Unit) -> bool:
+    """A sentence that opens a list: "征收下列土地的，由国务院批准："."""
+    return flat(u.text).endswith(("：", ":"))
+
+
+def enumeration(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
+    """A list as laws write it: a lead-in ending in "：" and its items ("（一）…；").
+    An item brings its lead-in and siblings, a lead-in its items; [] otherwise."""
+    same = sorted(
+        (u for u in pool if u.hit.chunk.document_id == unit.hit.chunk.document_id),
+        key=lambda u: u.doc_start,
+    )
+    i = next(k for k, u in enumerate(same) if u.key == unit.key)
+
+    def item(k: int) -> bool:
+        # Numbered, or after a colon or a semicolon: how Chinese texts run a list on.
+        text = flat(same[k].text)
+        prev = flat(same[k - 1].text) if k else ""
+        return not ARTICLE_RE.match(text) and (numbered(text) or prev.endswith(("：", ":")))
+
+    def adjacent(k: int) -> bool:
+        return joined_by_space(same[k - 1], same[k])
+
+    start = i
+    while start > 0 and item(start) and adjacent(start):
+        start -= 1
+    if not ends_lead(same[start]) or (start != i and not item(i)):
+        return []
+    group, k = [same[start]], start + 1
+    while k < len(same) and item(k) and adjacent(k):
+        group.append(same[k])
+        k += 1
+    return group if len(group) > 1 else []
+
+
+def _bigrams(text: str) -> set[str]:
+    t = flat(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)}
+
+
+def near_duplicate(a: Unit, b: Unit) -> bool:
+    """The same sentence, overlapping spans of one document, or nearly the same wording."""
+    if a.key == b.key or (
+        a.hit.chunk.document_id == b.hit.chunk.document_id
+        and a.doc_start < b.doc_end
+        and b.doc_start < a.doc_end
+    ):
+        return True
+    x, y = _bigrams(a.text), _bigrams(b.text)
+    return bool(x and y) and len(x & y) / min(len(x), len(y)) >= NEAR_DUPLICATE

@@ -1,0 +1,297 @@
+"""Fit the answer models on the `tune` split and report tune, test and leave-one-document-out figures.
+
+`policy-assistant tune --index DIR` reads every blind question against an index of the library
+(corpus/ plus the external documents), fits
+
+* the sentence model on the tune questions' candidate sentences (label: the sentence quotes an
+  evidence string), and
+* the question model on the tune questions (label: answerable), its sentence features taken from
+  sentence models fitted without the question's own document group (no leak),
+
+chooses the three thresholds on tune alone, writes assistant/data/answer_model.json, and prints
+the figures. Nothing is chosen on `test`. Leave-one-document-out refits everything without one
+document group at a time and judges that group.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from statistics import mean
+from typing import Any
+
+import numpy as np
+
+from .answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from .answer.model import AnswerModel, Logistic, Thresholds
+from .answer.pipeline import Reading, judge, read, respond
+from .evaluate import QAItem, answer_metrics, first_hit_rank, squash
+from .evaluate import judge as judge_answer
+from .service import Assistant
+
+MAX_FALSE_ABSTENTION = 0.03  # the issue's bar, met on tune by the abstain threshold
+HEDGE_BELOW = 0.5  # a calibrated probability under one half is an answer we are unsure of
+KEEP_GRID = tuple(round(x, 2) for x in np.arange(0.1, 0.75, 0.05))
+FOLLOW_GRID = (0, 1, 2)
+FOLDS = 5
+REGULARISATION = 1.0  # scikit-learn's default C
+
+
+@dataclass
+class Case:
+    """One question read against the index, with the label of each candidate sentence."""
+
+    item: QAItem
+    reading: Reading
+    labels: list[int]
+    rank: int | None
+
+
+def evidence_in(text: str, evidence: Sequence[str]) -> bool:
+    """The text shares min(10, len(e)) characters in a row with an evidence string e."""
+    t = squash(text)
+    for e in evidence:
+        e = squash(e)
+        n = min(10, len(e))
+        if e and any(e[i : i + n] in t for i in range(len(e) - n + 1)):
+            return True
+    return False
+
+
+def read_cases(bot: Assistant, items: Sequence[QAItem]) -> list[Case]:
+    """Each question read as `answer()` reads it (earlier turns sent as the history)."""
+    out = []
+    vocab = bot.vocabulary()
+    for item in items:
+        # Follow-ups are judged with the assistant's own earlier answers in the history.
+        answers = [bot.ask(h, item.history[:i]).text for i, h in enumerate(item.history)]
+        r = read(
+            item.question,
+            item.history,
+            answers,
+            bot.retriever,
+            vocab,
+            bot.settings,
+            jurisdictions=bot.jurisdictions(),
+        )
+        labels = [int(evidence_in(c.unit.text, item.evidence)) for c in r.pool]
+        rank = first_hit_rank(r.hits, item.evidence) if item.answerable else None
+        out.append(Case(item, r, labels, rank))
+    return out
+
+
+def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Logistic:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(rows, dtype=float)
+    y = np.asarray(labels)
+    # A feature missing for a row (dense scores without an embedder) is read as its mean.
+    mu = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(len(names))
+    x = np.where(np.isnan(x), mu, x)
+    sd = x.std(axis=0)
+    sd[sd < 1e-9] = 1.0
+    if len(set(y.tolist())) < 2:  # a degenerate fold: predict the base rate
+        return Logistic(tuple(names), (0.0,) * len(names), 0.0, tuple(mu), tuple(sd))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lr = LogisticRegression(C=REGULARISATION, max_iter=2000).fit((x - mu) / sd, y)
+    return Logistic(
+        tuple(names), tuple(lr.coef_[0].tolist()), float(lr.intercept_[0]), tuple(mu), tuple(sd)
+    )
+
+
+def fit_sentence(cases: Sequence[Case]) -> Logistic:
+    rows, labels = [], []
+    for c in cases:
+        if c.item.answerable:
+            rows += [
+                [cand.features.get(n, math.nan) for n in SENTENCE_FEATURES]
+                for cand in c.reading.pool
+            ]
+            labels += c.labels
+    return _fit(rows, labels, SENTENCE_FEATURES)
+
+
+def _question_rows(cases: Sequence[Case], sentence: Logistic) -> list[dict[str, float]]:
+    model = AnswerModel(sentence, sentence, Thresholds())
+    return [
+        judge(
+            c.reading, model.sentence_probabilities([x.features for x in c.reading.pool]), model
+        ).features
+        for c in cases
+    ]
+
+
+def _folds(cases: Sequence[Case], k: int = FOLDS) -> list[list[int]]:
+    """Indices of cases in k folds, whole document groups at a time."""
+    groups = sorted({c.item.group or c.item.doc for c in cases})
+    fold_of = {g: i % k for i, g in enumerate(groups)}
+    return [
+        [i for i, c in enumerate(cases) if fold_of[c.item.group or c.item.doc] == f]
+        for f in range(k)
+    ]
+
+
+def fit_question(cases: Sequence[Case]) -> tuple[Logistic, list[float]]:
+    """The question model, and out-of-fold question probabilities for choosing thresholds."""
+    feats: list[dict[str, float]] = [{} for _ in cases]
+    folds = _folds(cases)
+    for fold in folds:
+        rest = [c for i, c in enumerate(cases) if i not in set(fold)]
+        rows = _question_rows([cases[i] for i in fold], fit_sentence(rest))
+        for i, row in zip(fold, rows, strict=True):
+            feats[i] = row
+    labels = [int(c.item.answerable) for c in cases]
+    table = [[f.get(n, math.nan) for n in QUESTION_FEATURES] for f in feats]
+    question = _fit(table, labels, QUESTION_FEATURES)
+    oof = [0.0] * len(cases)
+    for fold in folds:
+        held = set(fold)
+        part = _fit(
+            [t for i, t in enumerate(table) if i not in held],
+            [y for i, y in enumerate(labels) if i not in held],
+            QUESTION_FEATURES,
+        )
+        for i in fold:
+            oof[i] = part.probability(feats[i])
+    return question, oof
+
+
+def abstain_threshold(cases: Sequence[Case], probs: Sequence[float]) -> float:
+    """The highest threshold that abstains on at most MAX_FALSE_ABSTENTION of answerable questions."""
+    answerable = sorted(p for c, p in zip(cases, probs, strict=True) if c.item.answerable)
+    if not answerable:
+        return 0.5
+    k = int(MAX_FALSE_ABSTENTION * len(answerable))
+    return float(answerable[k]) - 1e-9 if k < len(answerable) else 0.5
+
+
+def fit(
+    cases: Sequence[Case],
+    settings: Any,
+    meta: dict[str, Any] | None = None,
+    selection: tuple[float, int] | None = None,
+) -> AnswerModel:
+    """Both models and the thresholds, from `cases` alone (`selection`: keep and follow given,
+    not searched, as leave-one-document-out does to stay affordable)."""
+    sentence = fit_sentence(cases)
+    question, oof = fit_question(cases)
+    t_abstain = abstain_threshold(cases, oof)
+    best: tuple[float, float, int] = (-1.0, KEEP_GRID[0], 0)
+    grid = [(f, k) for f in FOLLOW_GRID for k in KEEP_GRID]
+    if selection is not None:
+        grid = [(selection[1], selection[0])]
+    for follow, keep in grid:
+        model = AnswerModel(sentence, question, Thresholds(keep, 0.0, 0.0, follow))
+        m = figures(cases, model, settings)
+        value = (m["facts"] or 0.0) + (m["cite_prec"] or 0.0)
+        best = max(best, (value, keep, follow))
+    thresholds = Thresholds(best[1], t_abstain, max(t_abstain, HEDGE_BELOW), best[2])
+    return AnswerModel(sentence, question, thresholds, meta or {})
+
+
+def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[str, Any]:
+    """The answer figures of measuring-answers.md, plus R@5 and MRR, over some cases."""
+    records = [
+        judge_answer(c.item, respond(c.reading, model, settings, c.item.history)) for c in cases
+    ]
+    out = answer_metrics(records)
+    ranks = [c.rank for c in cases if c.item.answerable and not c.item.history]
+    out["r@5"] = mean(r is not None and r <= 5 for r in ranks) if ranks else None
+    out["mrr"] = mean(1.0 / r if r else 0.0 for r in ranks) if ranks else None
+    return out
+
+
+def leave_one_group_out(
+    cases: Sequence[Case], settings: Any, selection: tuple[float, int]
+) -> dict[str, Any]:
+    """Refit both models and the abstain threshold without each document group in turn and judge
+    that group; figures over all of them (keep and follow as fitted on tune)."""
+    records = []
+    for g in sorted({c.item.group for c in cases}):
+        held = [c for c in cases if c.item.group == g]
+        rest = [c for c in cases if c.item.group != g]
+        model = fit(rest, settings, selection=selection)
+        records += [
+            judge_answer(c.item, respond(c.reading, model, settings, c.item.history)) for c in held
+        ]
+    return answer_metrics(records)
+
+
+COLUMNS = ("n", "r@5", "mrr", "facts", "cited", "cite_prec", "false_abst", "abstain_ok", "hedged")
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table of figures, one row per set."""
+    out = ["| set | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, m in rows.items():
+        cells = []
+        for c in COLUMNS:
+            v = m.get(c)
+            cells.append("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def is_home(item: QAItem) -> bool:
+    """A question on the customer's own documents (corpus/), read against its own index too."""
+    return item.doc.startswith("seed/")
+
+
+def run(
+    library: Assistant,
+    data: Mapping[str, Sequence[QAItem]],
+    home: Assistant | None = None,
+    extra: Mapping[str, tuple[Assistant, Sequence[QAItem]]] | None = None,
+    lodo: bool = True,
+) -> tuple[AnswerModel, str]:
+    """Fit on `data["tune"]` (+ `data["public_tune"]`); report every split, the extra sets and
+    leave-one-document-out. With `home` (an index of corpus/ alone) the customer's own questions
+    are read against it as well, so the model knows both a small and a large library."""
+    sets: dict[str, list[Case]] = {}
+    for name, items in data.items():
+        sets[name] = read_cases(library, items)
+        if home is not None:
+            sets[name + " (home index)"] = read_cases(home, [i for i in items if is_home(i)])
+    fitting = [c for name, cases in sets.items() if "tune" in name for c in cases]
+    meta = {
+        "version": 1,
+        "fitted": datetime.date.today().isoformat(),
+        "tune_questions": len(fitting),
+        "tune_sentences": sum(len(c.reading.pool) for c in fitting if c.item.answerable),
+        "embedder": library.embedder.name if library.embedder is not None else "none",
+    }
+    model = fit(fitting, library.settings, meta)
+    rows = {name: figures(cases, model, library.settings) for name, cases in sets.items() if cases}
+    for name, (bot, items) in (extra or {}).items():
+        rows[name] = figures(read_cases(bot, items), model, bot.settings)
+    if lodo:
+        everything = [c for cases in sets.values() for c in cases]
+        selection = (model.thresholds.keep, model.thresholds.follow)
+        rows["leave-one-document-out"] = leave_one_group_out(
+            everything, library.settings, selection
+        )
+    for name in ("tune", "test"):
+        if name in rows:
+            model.meta[f"{name}_figures"] = {
+                k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()
+            }
+    weights = "\n".join(
+        f"  {n:18s} {w:+.3f}"
+        for n, w in zip(model.sentence.features, model.sentence.coef, strict=True)
+    )
+    qweights = "\n".join(
+        f"  {n:18s} {w:+.3f}"
+        for n, w in zip(model.question.features, model.question.coef, strict=True)
+    )
+    t = model.thresholds
+    report = (
+        table(rows)
+        + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
+        f" follow {t.follow}\nsentence model (standardised coefficients):\n{weights}\n"
+        f"question model:\n{qweights}"
+    )
+    return model, report

@@ -1,0 +1,172 @@
+"""The fitted answer stage: named features, the model file, outcomes, follow-ups, the tune command."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.answer.decide import decide, has_content
+from assistant.answer.features import (
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    candidates,
+    relative,
+    token_coverage,
+)
+from assistant.answer.model import MODEL_PATH, AnswerModel, Logistic, Thresholds
+from assistant.evaluate import QAItem
+from assistant.models import Chunk, Hit
+from assistant.question import analyse
+from assistant.settings import DATA_DIR
+from assistant.tokenize import SynonymTable, said
+
+USERDICT = DATA_DIR / "userdict.txt"
+
+
+def hit(text: str, n: int = 0) -> Hit:
+    c = Chunk(f"d-{n}", "d", "简报", text, n * 1000, n * 1000 + len(text))
+    return Hit(c, 1.0 - n / 10, lexical=5.0 - n, dense=0.9 - n / 100)
+
+
+# ----- features: pure functions --------------------------------------------------------------
+
+
+def test_token_coverage_is_the_idf_weighted_share_of_query_tokens() -> None:
+    tokens = {"带押过户": 3.0, "二手房": 1.0}
+    assert token_coverage(tokens, "二手房带押过户业务") == 1.0
+    assert token_coverage(tokens, "二手房交易") == pytest.approx(0.25)
+    assert token_coverage({}, "任何") == 0.0
+
+
+def test_every_candidate_has_every_named_feature_and_relative_ones_peak_at_one() -> None:
+    info = analyse("战略性新兴产业用地配套设施比例是多少？", USERDICT)
+    text = "将战略性新兴产业用地生产生活服务配套设施比例提高至15%。全市完成供地80宗。"
+    pool = candidates(info, [hit(text)], USERDICT, {"配套设施": 2.0, "比例": 1.0})
+    assert len(pool) == 2
+    for c in pool:
+        assert set(c.features) == set(SENTENCE_FEATURES)
+        assert all(math.isfinite(v) for v in c.features.values())
+    assert max(c.features["token_relative"] for c in pool) == 1.0
+    best = max(pool, key=lambda c: c.features["type_attached"])
+    assert "15%" in best.unit.text
+    relative([])  # an empty pool is fine
+
+
+# ----- the model file ------------------------------------------------------------------------
+
+
+def test_logistic_probability_and_contributions() -> None:
+    lg = Logistic(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
+    z = 0.5 + 2.0 * (3.0 - 1.0) / 2.0 - 1.0 * 1.0
+    assert lg.probability({"a": 3.0, "b": 1.0}) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert lg.contributions({"a": 3.0, "b": 1.0}) == {"a": 2.0, "b": -1.0}
+    # A missing feature counts as its mean: it neither helps nor hurts.
+    assert lg.probability({}) == pytest.approx(1 / (1 + math.exp(-0.5)))
+
+
+def test_the_shipped_model_names_every_feature_and_round_trips(tmp_path: Path) -> None:
+    model = AnswerModel.load(MODEL_PATH)
+    assert model.sentence.features == SENTENCE_FEATURES
+    assert model.question.features == QUESTION_FEATURES
+    t = model.thresholds
+    assert 0 < t.abstain <= t.answer < 1 and 0 < t.keep < 1
+    assert model.meta["tune_questions"] >= 200
+    path = tmp_path / "m.json"
+    model.save(path)
+    assert AnswerModel.load(path).to_json() == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_broken_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    from assistant.errors import InvalidInput
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="answer model"):
+        AnswerModel.load(bad)
+
+
+# ----- outcomes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["😀😀😀", "哈哈", "？？？", "你好", "谢谢", "...", "ok"])
+def test_no_content_words_ask_the_user_to_say_more(question: str) -> None:
+    info = analyse(question, USERDICT)
+    assert not has_content(info)
+    verdict = decide(info, AnswerModel.untrained(), {}, [])
+    assert verdict.outcome == "clarify" and verdict.abstained
+
+
+def test_outcome_follows_the_thresholds() -> None:
+    info = analyse("配套设施比例是多少", USERDICT)
+    names = ("x",)
+    for z, outcome in [(-5.0, "abstain"), (0.0, "hedge"), (5.0, "answer")]:
+        q = Logistic(names, (1.0,), 0.0, (0.0,), (1.0,))
+        model = AnswerModel(q, q, Thresholds(keep=0.5, abstain=0.1, answer=0.7))
+        assert decide(info, model, {"x": z}, []).outcome == outcome
+
+
+def test_a_synonym_phrase_matches_with_one_character_left_out() -> None:
+    assert said("贷款还没还完", "房子贷款没还完能卖吗")
+    assert not said("贷款还没还完", "贷款已经还完了")
+    table = SynonymTable({"贷款还没还完": ["带押过户"]})
+    assert table.expand("房子贷款没还完能卖吗") == ["带押过户"]
+
+
+# ----- against the seed index ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["😀😀😀", "哈哈", "？？？"])
+def test_no_content_questions_are_never_answered(seed_assistant: Any, question: str) -> None:
+    a = seed_assistant.ask(question)
+    assert a.abstained and not a.citations and a.reasons["outcome"] == "clarify"
+    assert "请" in a.text
+
+
+def test_an_unrelated_new_question_is_answered_on_its_own(seed_assistant: Any) -> None:
+    history = ["日本电产今年在平湖新签的是什么项目？"]
+    alone = seed_assistant.ask("二手房带押过户有什么好处？")
+    after = seed_assistant.ask("二手房带押过户有什么好处？", history)
+    assert after.reasons["features"]["history"] == 0.0
+    assert after.text == alone.text
+
+
+def test_a_question_that_leans_on_the_history_borrows_it(seed_assistant: Any) -> None:
+    a = seed_assistant.ask("那它什么时候投产？", ["日本电产今年在平湖新签的是什么项目？"])
+    assert a.reasons["features"]["history"] == 1.0
+    assert not a.abstained and "明年10月" in a.text
+
+
+def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> None:
+    a = seed_assistant.ask("杭州的二手房带押过户要准备哪些材料？")
+    assert a.abstained and a.reasons["outcome"] == "abstain"
+    assert {"kind": "place", "detail": "杭州"} in a.reasons["gaps"]
+    assert set(a.reasons["features"]) == set(QUESTION_FEATURES)
+    assert a.reasons["contributions"]
+
+
+def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> None:
+    from assistant.tune import figures, fit
+
+    def item(i: int, q: str, must: list[str], ev: list[str], kind: str = "fact") -> QAItem:
+        return QAItem(f"t{i}", kind, q, [], "", must, ev, doc="seed/x", group=f"g{i % 3}")
+
+    items = [
+        item(0, "配套设施比例最多多少？", ["15%"], ["配套设施比例提高至15%"]),
+        item(1, "工业用地保障完成了多少？", ["72.87%"], ["已完成工业用地保障72.87%"]),
+        item(2, "日本电产投资多少？", ["3亿美元"], ["投资3亿美元建设日本电产"]),
+        item(3, "办证时间缩短到几天？", ["10天"], ["缩短至10天"]),
+        item(4, "杭州的公积金怎么提取？", [], [], "uncovered"),
+        item(5, "宅基地一户能批多少平方米？", [], [], "uncovered"),
+    ]
+    from assistant.tune import read_cases
+
+    cases = read_cases(seed_assistant, items)
+    assert any(c.labels and any(c.labels) for c in cases if c.item.answerable)
+    model = fit(cases, seed_assistant.settings)
+    assert model.sentence.features == SENTENCE_FEATURES
+    got = figures(cases, model, seed_assistant.settings)
+    assert got["n"] == 6 and got["false_abst"] is not None and got["r@5"] == 1.0
