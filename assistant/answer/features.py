@@ -99,13 +99,22 @@ def idf_weight(info: QuestionInfo, term: Term) -> float:
     return term.weight * min(max(idf, IDF_FLOOR), IDF_CEIL)
 
 
-def coverage(info: QuestionInfo, text: str, userdict: Path | None, rare: bool = True) -> float:
-    """Weighted share of the question's terms and figures that `text` (flattened) covers."""
+def coverage(
+    info: QuestionInfo,
+    text: str,
+    userdict: Path | None,
+    rare: bool = True,
+    covered: Sequence[float] | None = None,
+) -> float:
+    """Weighted share of the question's terms and figures that `text` (flattened) covers
+    (`covered`: each term's coverage of `text`, when already known)."""
     total = got = 0.0
-    for t in info.terms:
+    if covered is None:
+        covered = [term_coverage(t, text, userdict) for t in info.terms]
+    for t, c in zip(info.terms, covered, strict=True):
         w = idf_weight(info, t) if rare else t.weight
         total += w
-        got += w * term_coverage(t, text, userdict)
+        got += w * c
     for n in info.numbers:
         total += 1.0
         got += 1.0 if has_figure(n, text) else 0.0
@@ -150,8 +159,11 @@ def sentence_features(
     position: float = 0.0,
     tokens: Mapping[str, float] | None = None,
     foreign: bool = False,
+    headings: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """The SENTENCE_FEATURES of one sentence (`position`: 0 first in its passage … 1 last)."""
+    """The SENTENCE_FEATURES of one sentence (`position`: 0 first in its passage … 1 last;
+    `headings`: coverage of headings already computed for this question, shared by its passages)."""
+    headings = {} if headings is None else headings
     text = flat(unit.text)
     chunk = unit.hit.chunk
     heading = flat(" ".join(chunk.heading_path))
@@ -159,15 +171,22 @@ def sentence_features(
     n_types = max(len(info.answer_types), 1)
     asks_list = info.shape in ("list", "procedure") or info.enumeration
     best_lex = max((h.lexical or 0.0) for h in hits) or 1.0
-    full = [t for t in info.terms if term_coverage(t, text, userdict) >= 0.8]
+    own = [term_coverage(t, text, userdict) for t in info.terms]
+    # Context holds the sentence: a term the sentence covers fully, the context does too.
+    wider = [
+        c if c >= 1.0 else term_coverage(t, context, userdict)
+        for t, c in zip(info.terms, own, strict=True)
+    ]
     tokens = tokens or {}
     return {
         "token_coverage": token_coverage(tokens, text),
         "token_context": token_coverage(tokens, context),
-        "rare_coverage": coverage(info, text, userdict),
-        "context_coverage": coverage(info, context, userdict),
-        "plain_coverage": len(full) / len(info.terms) if info.terms else 0.0,
-        "heading_coverage": coverage(info, heading, userdict) if heading else 0.0,
+        "rare_coverage": coverage(info, text, userdict, covered=own),
+        "context_coverage": coverage(info, context, userdict, covered=wider),
+        "plain_coverage": sum(c >= 0.8 for c in own) / len(info.terms) if info.terms else 0.0,
+        "heading_coverage": (
+            headings.setdefault(heading, coverage(info, heading, userdict)) if heading else 0.0
+        ),
         "expansion_hit": min(1.0, float(sum(e.text in text for e in info.expansions))),
         "figure_match": (
             sum(has_figure(n, text) for n in info.numbers) / len(info.numbers)
@@ -208,6 +227,7 @@ def candidates(
         position.update({u.key: i / max(len(mine) - 1, 1) for i, u in enumerate(mine)})
     pool = [u for u in every if len(flat(u.text)) >= 4]
     before = previous_sentences(pool)
+    headings: dict[str, float] = {}
     out = [
         Candidate(
             u,
@@ -220,6 +240,7 @@ def candidates(
                 position.get(u.key, 0),
                 tokens,
                 foreign.get(u.hit.chunk.document_id, False),
+                headings,
             ),
             before.get(u.key),
         )

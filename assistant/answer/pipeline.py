@@ -227,6 +227,7 @@ def extract(
         # A part is judged on its own words: the tokens of the question that occur in it.
         said = flat(part.text)
         tokens = {t: w for t, w in reading.tokens.items() if t in said}
+        headings: dict[str, float] = {}
         rows = [
             Candidate(
                 c.unit,
@@ -239,6 +240,7 @@ def extract(
                     c.features["position"],
                     tokens,
                     bool(c.features["foreign"]),
+                    headings,
                 ),
                 c.prev,
             )
