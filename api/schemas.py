@@ -105,6 +105,17 @@ class Source(BaseModel):
     end: int
 
 
+class DocumentFacts(BaseModel):
+    """Whose rule a source is and when it was written; null where the document does not say."""
+
+    date: str | None = Field(None, description="Issue or effective date, YYYY-MM-DD.")
+    issuer: str | None = None
+    jurisdiction: str | None = Field(None, description="全国, or a province, city or county.")
+    kind: str | None = Field(
+        None, description="法律, 行政法规, 地方性法规, 司法解释, 规范性文件, 工作简报 …"
+    )
+
+
 class SearchHit(BaseModel):
     text: str
     score: float
@@ -172,6 +183,7 @@ class CitationOut(BaseModel):
     id: int = Field(description="The n of the [n] marker in the answer text.")
     quote: str = Field(description="Verbatim text of the cited passage.")
     source: Source
+    document: DocumentFacts = Field(default_factory=DocumentFacts)
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
@@ -186,6 +198,7 @@ class CitationOut(BaseModel):
                 start=c.start,
                 end=c.end,
             ),
+            document=DocumentFacts(**{k: c.document.get(k) for k in DocumentFacts.model_fields}),
         )
 
 

@@ -201,8 +201,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     print(result.text)
     for c in result.citations:
         page = f"，第{c.page}页" if c.page else ""
+        d = c.document
+        whose = f"（{d.get('jurisdiction') or '地域不详'}，{d.get('issuer') or '发布机关不详'}，{d.get('date') or '日期不详'}）"
         print(
-            f"  [{c.number}] {c.title}{' · ' + ' > '.join(c.heading_path) if c.heading_path else ''}{page}：“{c.quote}”"
+            f"  [{c.number}] {c.title}{whose}{' · ' + ' > '.join(c.heading_path) if c.heading_path else ''}{page}：“{c.quote}”"
         )
     if args.explain:
         print(json.dumps(result.reasons, ensure_ascii=False, indent=2))

@@ -59,6 +59,7 @@ def issuer_of(title: str) -> str:
 
 
 NATIONAL_KINDS = ("法律", "行政法规", "司法解释")
+FACTS = ("date", "issuer", "jurisdiction", "kind")
 
 
 def derive(title: str, text: str, name: str, gazetteer: Gazetteer) -> dict[str, str]:

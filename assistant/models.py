@@ -101,6 +101,8 @@ class Citation:
     start: int
     end: int
     chunk_id: str
+    # Whose rule and when: date, issuer, jurisdiction, kind (a key is absent when unknown).
+    document: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from .evidence import Vocabulary
 from .generate import Generator, make_generator
 from .index import DocumentRecord, Index, exists
 from .ingest import IngestReport, build_document, index_document, ingest_paths
-from .metadata import derive
+from .metadata import FACTS, derive, merged
 from .models import Answer, Hit
 from .places import Gazetteer, Jurisdictions
 from .retrieve import Filters, Retriever
@@ -60,6 +60,19 @@ class Assistant:
         self.gazetteer = Gazetteer.load()
         self._vocabulary: tuple[str, Vocabulary] | None = None
         self._jurisdictions: tuple[str, Jurisdictions] | None = None
+        self._facts: tuple[str, dict[str, dict[str, str]]] | None = None
+
+    def document_facts(self) -> dict[str, dict[str, str]]:
+        """Each document's date, issuer, jurisdiction and kind: its metadata, else read off its
+        title and file name (a key is absent when unknown), renewed with the index."""
+        snap = self.index.snapshot
+        if self._facts is None or self._facts[0] != snap.generation:
+            facts = {}
+            for rec in snap.documents.values():
+                derived = derive(rec.title, "", Path(rec.source).name, self.gazetteer)
+                facts[rec.id] = merged({k: rec.metadata.get(k, "") for k in FACTS}, derived)
+            self._facts = (snap.generation, facts)
+        return self._facts[1]
 
     def jurisdictions(self) -> Jurisdictions:
         """Whose rule each document is (its metadata's jurisdiction, else read off its title and
@@ -67,9 +80,8 @@ class Assistant:
         snap = self.index.snapshot
         if self._jurisdictions is None or self._jurisdictions[0] != snap.generation:
             by_document = {
-                rec.id: rec.metadata.get("jurisdiction")
-                or derive(rec.title, "", Path(rec.source).name, self.gazetteer)["jurisdiction"]
-                for rec in snap.documents.values()
+                doc_id: facts.get("jurisdiction", "")
+                for doc_id, facts in self.document_facts().items()
             }
             found = Jurisdictions(self.gazetteer, by_document, self.settings.home_place)
             self._jurisdictions = (snap.generation, found)
@@ -119,7 +131,7 @@ class Assistant:
         """A cited answer; `history` holds earlier user questions and `answers` earlier replies, oldest first."""
         from .answer import answer
 
-        return answer(
+        result = answer(
             question,
             history,
             answers,
@@ -130,3 +142,7 @@ class Assistant:
             jurisdictions=self.jurisdictions(),
             settings=self.settings,
         )
+        facts = self.document_facts()
+        for c in result.citations:
+            c.document = dict(facts.get(c.document_id, {}))
+        return result

@@ -92,3 +92,32 @@ def test_land_law_questions_are_answered_from_their_articles(
     assert answers["unanswerable"]["abstain_ok"] >= 0.7, answers["unanswerable"]
     for record in answers["records"]:
         assert record["abstained"] or record["cited"] >= 1, record
+
+
+@pytest.mark.slow
+@pytest.mark.external
+def test_a_place_is_never_answered_with_another_places_rule(
+    external_bot: tuple[Assistant, object],
+) -> None:
+    bot, _ = external_bot
+    for question, other in [
+        ("上海农村宅基地一户最多能批多大面积？", "广东省"),
+        ("广东的不动产登记申请要在几个工作日内办结？", "上海市"),
+    ]:
+        a = bot.ask(question)
+        assert all(c.document.get("jurisdiction") != other for c in a.citations), (question, a.text)
+    # The rule of the place asked about answers, and its source says whose it is.
+    a = bot.ask("广东农村宅基地一户最多能批多大面积？")
+    assert not a.abstained and "八十平方米" in a.text
+    assert {c.document.get("jurisdiction") for c in a.citations} == {"广东省"}
+
+
+@pytest.mark.slow
+@pytest.mark.external
+def test_every_citation_says_whose_rule_and_when(external_bot: tuple[Assistant, object]) -> None:
+    bot, _ = external_bot
+    a = bot.ask("国家征收土地需要经过哪些程序？")
+    assert a.citations
+    for c in a.citations:
+        assert c.document.get("jurisdiction") == "全国", c.document
+        assert c.document.get("date", "").startswith(("2019", "2021")), c.document

@@ -36,14 +36,17 @@ def select(
     """
     if not pool:
         return []
-    ranked = sorted(range(len(pool)), key=lambda i: (-probabilities[i], pool[i].unit.rank))
+    # Another place's rule is never given as the answer for a place the question names.
+    local = [i for i, c in enumerate(pool) if not c.features.get("foreign")] if info.places else []
+    allowed = set(local) if local else set(range(len(pool)))
+    ranked = sorted(allowed, key=lambda i: (-probabilities[i], pool[i].unit.rank))
     chosen = [pool[ranked[0]].unit]
     if part_probabilities is not None:
         for part in info.parts:
             probs = part_probabilities(part)
             # Each part is answered by its own best sentence, with its own citation; a part naming
             # one of the things compared ("A和B，哪个…") needs a sentence no other part took.
-            order = sorted(range(len(pool)), key=lambda i: -probs[i])
+            order = sorted(allowed, key=lambda i: -probs[i])
             taken = {u.key for u in chosen}
             top = next((i for i in order if pool[i].unit.key not in taken), order[0])
             _add(chosen, pool[top if part.entity else order[0]].unit)
