@@ -3,7 +3,7 @@
 Usage: python bench/dump_answers.py --index DIR OUT.jsonl QA.jsonl [QA.jsonl ...]
 
 Runs against any version of the assistant (only `Assistant.ask` is used), so an older checkout
-can be judged with the current definitions: `policy-assistant score OUT.jsonl QA.jsonl ...`.
+can be judged with the current definitions: `python bench/score_answers.py OUT.jsonl NAME=QA.jsonl ...`.
 """
 
 from __future__ import annotations
