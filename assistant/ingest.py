@@ -9,7 +9,6 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +107,12 @@ def build_document(
     settings: Settings,
     metadata: dict[str, str] | None = None,
     source: str = "",
+    gazetteer: Gazetteer | None = None,
 ) -> Document:
-    """Bytes of one file → a cleaned Document (raises IngestError with the reason)."""
+    """Bytes of one file → a cleaned Document (raises IngestError with the reason).
+
+    `gazetteer` reads the document's jurisdiction; pass the caller's to avoid loading it again.
+    """
     if Path(name).suffix.lower() not in SUPPORTED:
         raise UnsupportedFormat(
             f"unsupported file type {Path(name).suffix or '(none)'!r}; use TXT, MD, PDF, DOCX or HTML"
@@ -130,7 +133,7 @@ def build_document(
         "".join(ch for ch in title if unicodedata.category(ch) not in _UNPRINTABLE).strip()
         or "untitled"
     )
-    derived = derive(title, text, Path(name).name, _gazetteer())
+    derived = derive(title, text, Path(name).name, gazetteer or Gazetteer.load())
     return Document(
         id=document_id(name),
         title=title,
@@ -142,12 +145,6 @@ def build_document(
         ocr_pages=list(parsed.ocr_pages),
         metadata=merged({**parsed.metadata, **metadata}, derived),
     )
-
-
-@lru_cache(maxsize=1)
-def _gazetteer() -> Gazetteer:
-    # Read-only reference data (cpca's table of places), the same for every document.
-    return Gazetteer.load()
 
 
 def _first_heading(text: str) -> str:
@@ -236,10 +233,12 @@ def ingest_paths(
     settings: Settings,
     progress: bool = True,
     prune: bool = True,
+    gazetteer: Gazetteer | None = None,
 ) -> IngestReport:
     """Ingest files and folders; documents gone from an ingested folder are removed."""
     from tqdm import tqdm
 
+    gazetteer = gazetteer or Gazetteer.load()
     started = time.perf_counter()
     report = IngestReport()
     items = discover(paths)
@@ -287,7 +286,9 @@ def ingest_paths(
                 raise IngestError(
                     f"same content as {twin.source} (document {twin.id}), which is already indexed; not indexed twice"
                 )
-            doc = build_document(data, name, settings, meta, source=str(path.resolve()))
+            doc = build_document(
+                data, name, settings, meta, source=str(path.resolve()), gazetteer=gazetteer
+            )
             status, n = index_document(doc, index, embedder, settings, refresh=False)
             {"added": report.added, "updated": report.updated, "unchanged": report.skipped}[
                 status

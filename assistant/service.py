@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from .answer.model import AnswerModel
 from .embed import Embedder, make_embedder
 from .errors import IndexNotReady
 from .evidence import Vocabulary
 from .generate import Generator, make_generator
-from .index import DocumentRecord, Index, exists
+from .index import DocumentRecord, Index, Snapshot, exists
 from .ingest import IngestReport, build_document, index_document, ingest_paths
 from .metadata import FACTS, derive, merged
 from .models import Answer, Hit
@@ -19,6 +20,8 @@ from .places import Gazetteer, Jurisdictions
 from .retrieve import Filters, Retriever
 from .settings import Settings, get_settings
 from .tokenize import tokenize
+
+T = TypeVar("T")
 
 
 class Assistant:
@@ -58,55 +61,68 @@ class Assistant:
         )
         self.model = model or AnswerModel.load(self.settings.answer_model_path)
         self.gazetteer = Gazetteer.load()
-        self._vocabulary: tuple[str, Vocabulary] | None = None
-        self._jurisdictions: tuple[str, Jurisdictions] | None = None
-        self._facts: tuple[str, dict[str, dict[str, str]]] | None = None
+        # Views of the index renewed when its generation changes: name → (generation, value).
+        self._views: dict[str, tuple[str, Any]] = {}
+
+    def _view(self, name: str, build: Callable[[Snapshot], T]) -> T:
+        """`build(snapshot)`, computed again only when the index changes."""
+        snap = self.index.snapshot
+        cached = self._views.get(name)
+        if cached is None or cached[0] != snap.generation:
+            cached = (snap.generation, build(snap))
+            self._views[name] = cached
+        return cast(T, cached[1])
 
     def document_facts(self) -> dict[str, dict[str, str]]:
         """Each document's date, issuer, jurisdiction and kind: its metadata, else read off its
         title and file name (a key is absent when unknown), renewed with the index."""
-        snap = self.index.snapshot
-        if self._facts is None or self._facts[0] != snap.generation:
-            facts = {}
-            for rec in snap.documents.values():
-                derived = derive(rec.title, "", Path(rec.source).name, self.gazetteer)
-                facts[rec.id] = merged({k: rec.metadata.get(k, "") for k in FACTS}, derived)
-            self._facts = (snap.generation, facts)
-        return self._facts[1]
+
+        def build(snap: Snapshot) -> dict[str, dict[str, str]]:
+            return {
+                rec.id: merged(
+                    {k: rec.metadata.get(k, "") for k in FACTS},
+                    derive(rec.title, "", Path(rec.source).name, self.gazetteer),
+                )
+                for rec in snap.documents.values()
+            }
+
+        return self._view("facts", build)
 
     def jurisdictions(self) -> Jurisdictions:
-        """Whose rule each document is (its metadata's jurisdiction, else read off its title and
-        issuer), renewed with the index."""
-        snap = self.index.snapshot
-        if self._jurisdictions is None or self._jurisdictions[0] != snap.generation:
-            by_document = {
-                doc_id: facts.get("jurisdiction", "")
-                for doc_id, facts in self.document_facts().items()
-            }
-            found = Jurisdictions(self.gazetteer, by_document, self.settings.home_place)
-            self._jurisdictions = (snap.generation, found)
-        return self._jurisdictions[1]
+        """Whose rule each document is, renewed with the index."""
+
+        def build(_: Snapshot) -> Jurisdictions:
+            facts = self.document_facts()
+            by_document = {doc_id: f.get("jurisdiction", "") for doc_id, f in facts.items()}
+            return Jurisdictions(self.gazetteer, by_document, self.settings.home_place)
+
+        return self._view("jurisdictions", build)
 
     def vocabulary(self) -> Vocabulary:
         """The index's characters (to tell a word no document can hold), renewed with the index."""
-        snap = self.index.snapshot
-        if self._vocabulary is None or self._vocabulary[0] != snap.generation:
-            self._vocabulary = (snap.generation, Vocabulary.of(c.embed_text for c in snap.chunks))
-        return self._vocabulary[1]
+        return self._view(
+            "vocabulary", lambda snap: Vocabulary.of(c.embed_text for c in snap.chunks)
+        )
 
     def ingest(
         self, paths: Sequence[Path], progress: bool = False, prune: bool = True
     ) -> IngestReport:
         """Ingest files and folders (unchanged documents are skipped)."""
         return ingest_paths(
-            paths, self.index, self.embedder, self.settings, progress=progress, prune=prune
+            paths,
+            self.index,
+            self.embedder,
+            self.settings,
+            progress=progress,
+            prune=prune,
+            gazetteer=self.gazetteer,
         )
 
     def ingest_bytes(
         self, data: bytes, name: str, metadata: dict[str, str] | None = None
     ) -> tuple[str, str, int]:
         """Ingest one uploaded file; returns (document id, status, chunks)."""
-        doc = build_document(data, name, self.settings, metadata)
+        doc = build_document(data, name, self.settings, metadata, gazetteer=self.gazetteer)
         status, n = index_document(doc, self.index, self.embedder, self.settings)
         return doc.id, status, n
 

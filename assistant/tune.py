@@ -27,7 +27,7 @@ import numpy as np
 
 from .answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from .answer.model import AnswerModel, Logistic, Thresholds
-from .answer.pipeline import Reading, judge, read, respond
+from .answer.pipeline import Reading, features_of, read, respond
 from .evaluate import QAItem, answer_metrics, first_hit_rank, squash
 from .evaluate import judge as judge_answer
 from .service import Assistant
@@ -116,11 +116,8 @@ def fit_sentence(cases: Sequence[Case]) -> Logistic:
 
 
 def _question_rows(cases: Sequence[Case], sentence: Logistic) -> list[dict[str, float]]:
-    model = AnswerModel(sentence, sentence, Thresholds())
     return [
-        judge(
-            c.reading, model.sentence_probabilities([x.features for x in c.reading.pool]), model
-        ).features
+        features_of(c.reading, [sentence.probability(x.features) for x in c.reading.pool])
         for c in cases
     ]
 

@@ -48,6 +48,7 @@ from assistant.chunk import chunk_document  # noqa: E402
 from assistant.index import Index  # noqa: E402
 from assistant.ingest import build_document, discover  # noqa: E402
 from assistant.models import Chunk, Document  # noqa: E402
+from assistant.places import Gazetteer  # noqa: E402
 from assistant.retrieve import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
 from assistant.tokenize import tokenize  # noqa: E402
@@ -98,8 +99,9 @@ def prepare(settings: Settings) -> tuple[list[tuple[Document, list[Chunk]]], dic
     """Parse, clean and chunk every real document once."""
     started = time.perf_counter()
     base = []
+    gazetteer = Gazetteer.load()
     for path, name, _ in discover([DOCS]):
-        doc = build_document(path.read_bytes(), name, settings)
+        doc = build_document(path.read_bytes(), name, settings, gazetteer=gazetteer)
         base.append((doc, chunk_document(doc, settings.chunk_size, settings.chunk_overlap)))
     seconds = time.perf_counter() - started
     n = sum(len(c) for _, c in base)

@@ -250,6 +250,40 @@ def candidates(
     return out
 
 
+def for_part(
+    part: QuestionInfo,
+    pool: Sequence[Candidate],
+    hits: Sequence[Hit],
+    userdict: Path | None,
+    tokens: Mapping[str, float],
+) -> list[Candidate]:
+    """The same sentences with features for one part of the question: its own terms, and the
+    query tokens that occur in its words."""
+    said = flat(part.text)
+    own = {t: w for t, w in tokens.items() if t in said}
+    headings: dict[str, float] = {}
+    out = [
+        Candidate(
+            c.unit,
+            sentence_features(
+                part,
+                c.unit,
+                c.prev,
+                hits,
+                userdict,
+                c.features["position"],
+                own,
+                bool(c.features["foreign"]),
+                headings,
+            ),
+            c.prev,
+        )
+        for c in pool
+    ]
+    relative(out)
+    return out
+
+
 RELATIVE = {
     "token_relative": "token_coverage",
     "context_relative": "token_context",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..cite import ground, verify
 from ..errors import GenerationError
-from ..evidence import Gap, Vocabulary, flat
+from ..evidence import Gap, Vocabulary
 from ..followup import ENTITY, Resolved, resolve_with
 from ..generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
 from ..models import Answer, Hit
@@ -25,14 +25,7 @@ from ..retrieve import Filters, Retriever
 from ..sentences import Draft, compose
 from ..settings import Settings
 from .decide import Verdict, decide, has_content
-from .features import (
-    Candidate,
-    candidates,
-    gap_list,
-    question_features,
-    relative,
-    sentence_features,
-)
+from .features import Candidate, candidates, for_part, gap_list, question_features
 from .model import AnswerModel
 from .select import select
 
@@ -176,7 +169,12 @@ def has_topic(info: QuestionInfo, size: int) -> bool:
 
 def judge(reading: Reading, probs: Sequence[float], model: AnswerModel) -> Verdict:
     """The fitted decision for a reading."""
-    feats = question_features(
+    return decide(reading.info, model, features_of(reading, probs), reading.gaps)
+
+
+def features_of(reading: Reading, probs: Sequence[float]) -> dict[str, float]:
+    """The question features of a reading, given its sentences' probabilities."""
+    return question_features(
         reading.info,
         reading.hits,
         reading.pool,
@@ -185,7 +183,6 @@ def judge(reading: Reading, probs: Sequence[float], model: AnswerModel) -> Verdi
         reading.userdict,
         bool(reading.turn.context),
     )
-    return decide(reading.info, model, feats, reading.gaps)
 
 
 def write(
@@ -224,29 +221,7 @@ def extract(
     budget = settings.answer_chars * (2 if info.shape in WIDE_SHAPES or info.parts else 1)
 
     def part_probabilities(part: QuestionInfo) -> list[float]:
-        # A part is judged on its own words: the tokens of the question that occur in it.
-        said = flat(part.text)
-        tokens = {t: w for t, w in reading.tokens.items() if t in said}
-        headings: dict[str, float] = {}
-        rows = [
-            Candidate(
-                c.unit,
-                sentence_features(
-                    part,
-                    c.unit,
-                    c.prev,
-                    reading.hits,
-                    settings.userdict_path,
-                    c.features["position"],
-                    tokens,
-                    bool(c.features["foreign"]),
-                    headings,
-                ),
-                c.prev,
-            )
-            for c in pool
-        ]
-        relative(rows)
+        rows = for_part(part, pool, reading.hits, settings.userdict_path, reading.tokens)
         return model.sentence_probabilities([c.features for c in rows])
 
     t = model.thresholds
