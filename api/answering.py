@@ -7,7 +7,9 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from assistant.answer.provenance import facts_line
 from assistant.errors import InvalidInput
+from assistant.metadata import DocumentFilter
 from assistant.models import Answer
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -62,10 +64,16 @@ def split_history(turns: Sequence[tuple[str, str]]) -> tuple[list[str], list[str
     return questions, answers
 
 
-def ask(bot: Assistant, question: str, turns: Sequence[tuple[str, str]]) -> Answer:
+def ask(
+    bot: Assistant,
+    question: str,
+    turns: Sequence[tuple[str, str]],
+    where: DocumentFilter | None = None,
+    document_ids: Sequence[str] = (),
+) -> Answer:
     """Blocking: call from a worker thread (plain `def` routes run in FastAPI's threadpool)."""
     questions, answers = split_history(turns)
-    return bot.ask(question, questions, answers)
+    return bot.ask(question, questions, answers, where, document_ids)
 
 
 def deltas(text: str, size: int = DELTA_CHARS) -> Iterator[str]:
@@ -82,9 +90,11 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def ask_events(answer: Answer) -> Iterator[str]:
-    """`/api/ask` as server-sent events: `delta` events ({"text"}), one `citations` event, then `done`."""
-    body = AskResponse.from_answer(answer)
+def ask_events(answer: Answer, body: AskResponse | None = None) -> Iterator[str]:
+    """`/api/ask` as server-sent events: `delta` events ({"text"}), one `citations` event, then `done`.
+
+    `body`: the response already built from `answer` (with its question id and follow-ups)."""
+    body = body or AskResponse.from_answer(answer)
     for piece in deltas(body.answer):
         yield sse("delta", {"text": piece})
     tail = body.model_dump(exclude={"answer"})
@@ -104,5 +114,5 @@ def source_list(citations: Sequence[CitationOut]) -> str:
             where += " " + " > ".join(s.heading)
         if s.page:
             where += f"，第{s.page}页"
-        lines.append(f"[{c.id}] {where}")
+        lines.append(f"[{c.id}] {where}（{facts_line(c.document.model_dump())}）")
     return "\n".join(lines)

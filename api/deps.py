@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Annotated
 
@@ -19,6 +17,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 
 from .jobs import JobRegistry
+from .shared import RateLimiter, client_address
 
 log = logging.getLogger("api")
 
@@ -130,34 +129,12 @@ def require_reader(settings: SettingsDep, creds: Credentials) -> None:
 # ----- rate limit ---------------------------------------------------------------------------
 
 
-class RateLimiter:
-    """A sliding one-minute window of requests per client address."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> float | None:
-        """None if allowed (and counted), else seconds until the next request would be."""
-        if self.per_minute <= 0:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) > 10_000:
-                self._hits = {k: q for k, q in self._hits.items() if q and now - q[-1] < 60}
-            q = self._hits.setdefault(key, deque())
-            while q and now - q[0] >= 60:
-                q.popleft()
-            if len(q) >= self.per_minute:
-                return 60 - (now - q[0])
-            q.append(now)
-            return None
-
-
 def rate_limit(request: Request) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.check(request.client.host if request.client else "?")
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else "?"
+    forwarded = request.headers.get("x-forwarded-for", "")
+    wait = limiter.check(client_address(peer, forwarded, settings.trusted_proxies))
     if wait is not None:
         raise HTTPException(
             429,

@@ -1,4 +1,7 @@
-"""Background ingestion: one worker thread, jobs run one at a time, a registry of their status.
+"""Background ingestion: one worker thread, jobs run one at a time, their status in a shared store.
+
+The store (api/shared.py, SQLite next to the index) is read by every worker, so a job created on
+one worker can be polled on another; the worker that accepted it runs it and writes its status.
 
 Uploaded files live in the upload folder under generated names `<document id>-<content hash><ext>`,
 each with a `.json` sidecar holding the exact name and metadata it was ingested with, so a reindex
@@ -9,24 +12,23 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import AssistantError, NotFound
+from assistant.errors import AssistantError
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
 
+    from .shared import JobStore
+
 log = logging.getLogger("api.jobs")
-KEEP_JOBS = 500
 
 
 def upload_root(settings: Settings) -> Path:
@@ -67,13 +69,17 @@ class StoredUpload:
 
 
 class JobRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: JobStore) -> None:
         self.settings = settings
         self.upload_dir = upload_root(settings)
+        self.store = store
         self._bot: Assistant | None = None
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+
+    def open(self) -> None:
+        """A fresh worker thread when the app starts again after a shutdown."""
+        if getattr(self._executor, "_shutdown", False):
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
     def attach(self, bot: Assistant) -> None:
         self._bot = bot
@@ -81,19 +87,13 @@ class JobRegistry:
     # ----- registry -------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                raise NotFound(f"no job with id {job_id!r}")
-            return Job(**asdict(job))
+        return self.store.get(job_id)
 
     def list(self) -> list[Job]:
-        with self._lock:
-            return [Job(**asdict(j)) for j in reversed(self._jobs.values())]
+        return self.store.list()
 
     def pending(self) -> int:
-        with self._lock:
-            return sum(j.status in ("queued", "running") for j in self._jobs.values())
+        return self.store.pending()
 
     def _new(self, kind: str, filename: str = "", document_id: str | None = None) -> Job:
         job = Job(
@@ -103,19 +103,13 @@ class JobRegistry:
             document_id=document_id,
             created_at=now(),
         )
-        with self._lock:
-            self._jobs[job.id] = job
-            while len(self._jobs) > KEEP_JOBS:
-                oldest = next(iter(self._jobs.values()))
-                if oldest.status in ("queued", "running"):
-                    break
-                self._jobs.popitem(last=False)
+        self.store.add(job)
         return job
 
     def _update(self, job: Job, **changes: Any) -> None:
-        with self._lock:
-            for k, v in changes.items():
-                setattr(job, k, v)
+        for k, v in changes.items():
+            setattr(job, k, v)
+        self.store.save(job)
 
     def _run(self, job: Job, work: Callable[[Assistant], dict[str, Any]]) -> None:
         self._update(job, status="running", started_at=now())

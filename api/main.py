@@ -16,12 +16,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from assistant.settings import Settings, get_settings
 
-from .deps import AssistantFactory, RateLimiter, load_assistant
+from .deps import AssistantFactory, load_assistant
 from .errors import install_error_handlers
+from .feedback import FEEDBACK_FILE, FeedbackStore
 from .jobs import JobRegistry
 from .middleware import BodyLimit, is_upload
 from .openapi import install_openapi
-from .routes import ask, chat, documents, health, pages, search
+from .routes import ask, chat, documents, feedback, health, pages, precedents, search
+from .shared import SHARED_FILE, JobStore, RateLimiter, SharedState
 
 DESCRIPTION = """Cited answers about Chinese government policy documents, offline.
 
@@ -36,6 +38,13 @@ def _default_factory(settings: Settings) -> object:
     return Assistant(settings)
 
 
+async def load_and_prime(app: FastAPI) -> None:
+    """Load the index, then check the kiosk's suggested questions against it."""
+    await load_assistant(app)
+    if app.state.assistant is not None:
+        await asyncio.to_thread(pages.prime, app.state.assistant)
+
+
 def create_app(
     settings: Settings | None = None, *, assistant_factory: AssistantFactory | None = None
 ) -> FastAPI:
@@ -44,8 +53,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.jobs = JobRegistry(settings)
-        loading = asyncio.create_task(load_assistant(app))
+        app.state.jobs.open()
+        loading = asyncio.create_task(load_and_prime(app))
         try:
             yield
         finally:
@@ -62,8 +71,12 @@ def create_app(
     app.state.assistant = None
     app.state.load_error = None
     app.state.assistant_factory = assistant_factory or _default_factory
-    app.state.jobs = JobRegistry(settings)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    shared = SharedState(settings.index_dir / SHARED_FILE)
+    app.state.jobs = JobRegistry(settings, JobStore(shared))
+    app.state.rate_limiter = RateLimiter(shared, settings.rate_limit_per_minute)
+    app.state.feedback = FeedbackStore(
+        settings.index_dir / FEEDBACK_FILE, settings.log_retention_days
+    )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=is_upload)
     if settings.cors_origins:
@@ -75,10 +88,14 @@ def create_app(
             expose_headers=["Location", "Retry-After"],
             max_age=600,
         )
-    for module in (health, search, ask, chat, documents, pages):
+    for module in (health, search, ask, chat, documents, feedback, precedents, pages):
         app.include_router(module.router)
     install_openapi(app, settings)
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn api.main:app` builds the app from PA_* settings when asked, never at import."""
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

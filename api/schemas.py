@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.index import DocumentRecord
+from assistant.metadata import DocumentFilter
 from assistant.models import Answer, Citation, Hit
 
 # Hard ceilings (settings may be stricter, never looser).
@@ -77,6 +78,34 @@ class SearchFilters(BaseModel):
     heading: str = Field(
         "", max_length=200, description="Only passages whose heading path contains this."
     )
+    jurisdiction: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Only documents of these places (a province takes its cities' too) or 全国.",
+    )
+    kind: list[str] = Field(
+        default_factory=list, max_length=20, description="Only these kinds (法律, 工作简报 …)."
+    )
+    date_from: str = Field(
+        "",
+        pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$",
+        description="Dated on or after (YYYY[-MM[-DD]]).",
+    )
+    date_to: str = Field(
+        "",
+        pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$",
+        description="Dated on or before (YYYY[-MM[-DD]]).",
+    )
+    status: Literal["", "current", "superseded"] = Field(
+        "",
+        description="current or superseded versions; empty: any for search, current for ask "
+        "(unless the question asks for an older version).",
+    )
+
+    def where(self) -> DocumentFilter:
+        return DocumentFilter(
+            list(self.jurisdiction), list(self.kind), self.date_from, self.date_to, self.status
+        )
 
 
 class SearchRequest(BaseModel):
@@ -108,18 +137,45 @@ class Source(BaseModel):
 class DocumentFacts(BaseModel):
     """Whose rule a source is and when it was written; null where the document does not say."""
 
-    date: str | None = Field(None, description="Issue or effective date, YYYY-MM-DD.")
-    issuer: str | None = None
-    jurisdiction: str | None = Field(None, description="全国, or a province, city or county.")
-    kind: str | None = Field(
-        None, description="法律, 行政法规, 地方性法规, 司法解释, 规范性文件, 工作简报 …"
+    date: str | None = Field(
+        default=None,
+        description="Issue, effective or last-amended date: YYYY-MM-DD, YYYY-MM or YYYY.",
     )
+    issuer: str | None = None
+    jurisdiction: str | None = Field(
+        default=None, description="全国, or a province, city or county."
+    )
+    kind: str | None = Field(
+        default=None, description="法律, 行政法规, 地方性法规, 司法解释, 规范性文件, 工作简报 …"
+    )
+    status: str | None = Field(
+        default=None,
+        description="current, or superseded by a newer version of the same regulation.",
+    )
+    replaced_by: str | None = Field(default=None, description="The newer version's document id.")
+
+    @classmethod
+    def of(cls, facts: dict[str, str]) -> DocumentFacts:
+        return cls(**{k: facts.get(k) or None for k in cls.model_fields})
+
+
+class FactsEdit(BaseModel):
+    """Corrections to a document's facts; a field left out is unchanged, null clears a correction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str | None = Field(default=None, pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$")
+    issuer: str | None = Field(default=None, max_length=100)
+    jurisdiction: str | None = Field(default=None, max_length=100)
+    kind: str | None = Field(default=None, max_length=100)
+    status: Literal["current", "superseded"] | None = None
 
 
 class SearchHit(BaseModel):
     text: str
     score: float
     source: Source
+    document: DocumentFacts = Field(default_factory=lambda: DocumentFacts())
 
     @classmethod
     def from_hit(cls, hit: Hit) -> SearchHit:
@@ -135,6 +191,7 @@ class SearchHit(BaseModel):
                 start=c.start,
                 end=c.end,
             ),
+            document=DocumentFacts.of(hit.document),
         )
 
 
@@ -172,6 +229,10 @@ class AskRequest(BaseModel):
         strict=True,
         description="Stream server-sent events (same as `Accept: text/event-stream`).",
     )
+    filters: SearchFilters | None = Field(
+        None,
+        description="Answer only from these documents (by id, jurisdiction, kind, date, status).",
+    )
 
     @field_validator("question")
     @classmethod
@@ -183,7 +244,7 @@ class CitationOut(BaseModel):
     id: int = Field(description="The n of the [n] marker in the answer text.")
     quote: str = Field(description="Verbatim text of the cited passage.")
     source: Source
-    document: DocumentFacts = Field(default_factory=DocumentFacts)
+    document: DocumentFacts = Field(default_factory=lambda: DocumentFacts())
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
@@ -198,7 +259,7 @@ class CitationOut(BaseModel):
                 start=c.start,
                 end=c.end,
             ),
-            document=DocumentFacts(**{k: c.document.get(k) for k in DocumentFacts.model_fields}),
+            document=DocumentFacts.of(c.document),
         )
 
 
@@ -222,6 +283,16 @@ class AskResponse(BaseModel):
         default_factory=list, description="Nearby passages, useful when abstaining."
     )
     mode: str = Field("extractive", description="How the text was written: extractive or llm.")
+    question_id: str | None = Field(
+        default=None,
+        description="Id of this question in the question log: send it with POST /api/feedback, "
+        "or fetch GET /api/answers/{question_id}/qr.svg. Null when the log could not be written.",
+    )
+    follow_ups: list[str] = Field(
+        default_factory=list,
+        description="Two or three questions a visitor may ask next, from the cited and related "
+        "passages' headings and the suggested questions.",
+    )
 
     @classmethod
     def from_answer(cls, a: Answer) -> AskResponse:
@@ -236,6 +307,57 @@ class AskResponse(BaseModel):
             related=[SearchHit.from_hit(h) for h in a.related],
             mode=a.mode,
         )
+
+
+# ----- feedback and the question log -------------------------------------------------------
+
+
+class FeedbackRequest(BaseModel):
+    """A visitor's 👍/👎 on one answer; sending again replaces the earlier rating."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: str = Field(
+        pattern=r"^[0-9a-f]{32}$", description="The `question_id` of the ask response."
+    )
+    rating: Literal["up", "down"]
+    reason: str = Field("", max_length=200, description="Optional: why (for 👎).")
+
+    @field_validator("reason")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        return clean_text(v)
+
+
+class FeedbackSaved(BaseModel):
+    ok: bool = True
+    question_id: str
+    rating: Literal["up", "down"]
+
+
+class InsightGroup(BaseModel):
+    """Near-duplicate questions counted together (character-bigram Jaccard at least the threshold)."""
+
+    question: str = Field(description="The most frequent phrasing.")
+    count: int = Field(description="How often any phrasing was asked in the period.")
+    last_asked: str = Field(description="UTC time of the latest, ISO 8601.")
+    variants: list[str] = Field(description="The other phrasings of the group.")
+    reasons: list[str] = Field(description="Reasons given with 👎 (the 👎 list only).")
+
+
+class Insights(BaseModel):
+    """What visitors could not get answered over the last `days` days (0: everything kept)."""
+
+    days: int
+    since: str = Field(description="UTC start of the period, ISO 8601 (empty: no bound).")
+    questions: int = Field(description="Questions logged in the period.")
+    outcomes: dict[str, int] = Field(description="answered, hedged, declined and clarify counts.")
+    up: int = Field(description="👍 given to questions of the period.")
+    down: int = Field(description="👎 given to questions of the period.")
+    declined: list[InsightGroup]
+    hedged: list[InsightGroup]
+    disliked: list[InsightGroup] = Field(description="Questions whose answer got 👎.")
+    near_duplicate_jaccard: float
 
 
 # ----- OpenAI-compatible chat ---------------------------------------------------------------
@@ -333,9 +455,14 @@ class DocumentSummary(BaseModel):
     filename: str = Field(description="The file's name as ingested or uploaded (display only).")
     ocr_pages: list[int] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    facts: DocumentFacts = Field(
+        default_factory=lambda: DocumentFacts(),
+        description="Date, issuer, jurisdiction, kind and status: an admin's edit, else the "
+        "sidecar, else what the text shows; null where unknown.",
+    )
 
     @classmethod
-    def from_record(cls, r: DocumentRecord) -> DocumentSummary:
+    def from_record(cls, r: DocumentRecord, facts: dict[str, str] | None = None) -> DocumentSummary:
         meta = {k: v for k, v in r.metadata.items() if k not in PRIVATE_METADATA}
         filename = meta.get("filename") or r.source.replace("\\", "/").rsplit("/", 1)[-1]
         return cls(
@@ -349,6 +476,7 @@ class DocumentSummary(BaseModel):
             filename=filename,
             ocr_pages=list(r.ocr_pages),
             metadata=meta,
+            facts=DocumentFacts.of(facts or {}),
         )
 
 

@@ -192,6 +192,7 @@ def hit_json(h: Any) -> dict[str, Any]:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .answer import answer_json
+    from .answer.provenance import facts_line
 
     bot = _assistant(settings)
     result = bot.ask(args.question, args.history)
@@ -201,8 +202,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     print(result.text)
     for c in result.citations:
         page = f"，第{c.page}页" if c.page else ""
-        d = c.document
-        whose = f"（{d.get('jurisdiction') or '地域不详'}，{d.get('issuer') or '发布机关不详'}，{d.get('date') or '日期不详'}）"
+        whose = f"（{facts_line(c.document)}）"
         print(
             f"  [{c.number}] {c.title}{whose}{' · ' + ' > '.join(c.heading_path) if c.heading_path else ''}{page}：“{c.quote}”"
         )
@@ -300,13 +300,14 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
     import uvicorn
 
-    if args.index:
-        os.environ["PA_INDEX_DIR"] = str(args.index)
-    uvicorn.run("api.main:app", host=args.host or settings.host, port=args.port or settings.port)
+    from api.main import create_app
+
+    # The app is built here from these settings (--index included), not through the environment.
+    uvicorn.run(
+        create_app(settings), host=args.host or settings.host, port=args.port or settings.port
+    )
     return 0
 
 

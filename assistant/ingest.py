@@ -98,7 +98,12 @@ def read_sidecar(path: Path) -> dict[str, str]:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IngestError(f"metadata file {sidecar.name} is not valid JSON: {exc}") from exc
-    return {str(k): str(v) for k, v in data.items() if v not in (None, "")}
+    # A list (the visitors' questions a document answers) is kept one item per line.
+    return {
+        str(k): "\n".join(map(str, v)) if isinstance(v, list) else str(v)
+        for k, v in data.items()
+        if v not in (None, "", [])
+    }
 
 
 def build_document(

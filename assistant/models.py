@@ -86,6 +86,8 @@ class Hit:
     score: float
     lexical: float | None = None
     dense: float | None = None
+    # Whose rule and when (as Citation.document), filled in by Assistant.search and ask.
+    document: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +103,7 @@ class Citation:
     start: int
     end: int
     chunk_id: str
-    # Whose rule and when: date, issuer, jurisdiction, kind (a key is absent when unknown).
+    # Whose rule and when: date, issuer, jurisdiction, kind, status (a key is absent when unknown).
     document: dict[str, str] = field(default_factory=dict)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -47,6 +47,11 @@ AMBIGUOUS = frozenset(
     "朝阳 江山 长兴 天台 城区 郊区 矿区 新区 东区 西区 南区 北区 中山 普陀 开发".split()
 )
 EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
+# A district's short name is also an everyday word when jieba's general dictionary tags it as one
+# (合作 vn, 和平 nz, 解放 v) or counts it more often than any district people name by its short
+# form (新建 1000, 路桥 698 against 嘉定 196, 沙湾 287, 安宁 502): then only its full name counts.
+PLACE_TAGS = ("ns", "nr", "nrt")
+COMMON_WORD_FREQ = 600
 NATIONAL = re.compile(r"^中华人民共和国|全国人民代表大会|国务院|最高人民法院|最高人民检察院|^国家")
 
 
@@ -71,6 +76,23 @@ class Place:
         return tuple(c for c in (city, province) if c != self.code)
 
 
+def everyday(words: set[str]) -> set[str]:
+    """Those of `words` that jieba's general dictionary knows as common words, not places or names."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        return set()
+    out = set()
+    # Read the dictionary file itself: initialising jieba's default tokenizer for this costs seconds.
+    with (Path(spec.origin).parent / "dict.txt").open(encoding="utf-8") as fh:
+        for line in fh:
+            word, _, rest = line.partition(" ")
+            if word in words:
+                freq, _, tag = rest.strip().partition(" ")
+                if tag not in PLACE_TAGS or int(freq) >= COMMON_WORD_FREQ:
+                    out.add(word)
+    return out
+
+
 def _data_file() -> Path | None:
     spec = importlib.util.find_spec("cpca")
     if spec is None or not spec.submodule_search_locations:
@@ -86,11 +108,15 @@ class Gazetteer:
         self.by_code = {p.code: p for p in places}
         names: dict[str, Place] = {}
         rank = {"province": 0, "city": 1, "county": 2}
+        common = everyday({p.short for p in places if p.level == "county"})
         # Higher levels first: a short name shared by a prefecture and a county is the prefecture.
         for p in sorted(places, key=lambda p: (rank[p.level], p.code)):
             for n in self._names(p):
-                if len(n) >= 2 and n not in AMBIGUOUS:
-                    names.setdefault(n, p)
+                if len(n) < 2 or n in AMBIGUOUS:
+                    continue
+                if p.level == "county" and n == p.short and n in common:
+                    continue
+                names.setdefault(n, p)
         self.by_name = names
 
     @staticmethod
@@ -160,9 +186,19 @@ class Jurisdictions:
     gazetteer: Gazetteer
     by_document: dict[str, str]
     home: str = ""
+    # Each document's facts (date, issuer, jurisdiction, kind, status), for what answers say.
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def places(self, names: list[str]) -> list[Place]:
-        return [p for n in names for p in self.gazetteer.find(n)[:1]]
+        """The places these words name; a word only names a place it begins with (白沙湾 is a
+        bay, not 沙湾区; 九龙山 a hill, not 龙山区)."""
+        return [
+            p
+            for n in names
+            if n != "全国"
+            for p in self.gazetteer.find(n)[:1]
+            if n.startswith((p.name, p.short))
+        ]
 
     def foreign(self, document_id: str, asked: list[str]) -> bool:
         """The document is the rule of a place other than the one asked about (or, when none is

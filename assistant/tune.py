@@ -76,6 +76,7 @@ def read_cases(bot: Assistant, items: Sequence[QAItem]) -> list[Case]:
             vocab,
             bot.settings,
             jurisdictions=bot.jurisdictions(),
+            filters=bot.answer_filters(item.question),
         )
         labels = [int(evidence_in(c.unit.text, item.evidence)) for c in r.pool]
         rank = first_hit_rank(r.hits, item.evidence) if item.answerable else None

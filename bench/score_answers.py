@@ -1,7 +1,9 @@
 """Judge dumped answers (bench/dump_answers.py) with the definitions of measuring-answers.md.
 
-Usage: python bench/score_answers.py DUMP.jsonl NAME=QA.jsonl [NAME=QA.jsonl ...]
-Prints one Markdown row per QA set: the same columns as `policy-assistant tune`.
+Usage: python bench/score_answers.py DUMP.jsonl NAME=QA.jsonl [NAME=QA.jsonl ...] [--by-jurisdiction]
+Prints one Markdown row per QA set: the same columns as `policy-assistant tune`. With
+--by-jurisdiction, one row per set and jurisdiction of the question's document (全国, 平湖市,
+广东省 …), read off the document's file name as ingest reads it.
 """
 
 from __future__ import annotations
@@ -15,16 +17,35 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.evaluate import answer_metrics, judge, load_qa
+from assistant.metadata import derive
+from assistant.places import Gazetteer
 from assistant.tune import table
+
+HOME = "平湖市"  # the seed newsletter (its file name is a hash)
+
+
+def jurisdiction_of(doc: str, gazetteer: Gazetteer) -> str:
+    name = Path(doc).name
+    if doc.startswith("seed/") or "/seed/" in doc:
+        return HOME
+    return derive(Path(name).stem, "", name, gazetteer).get("jurisdiction") or "不详"
 
 
 def main(argv: list[str]) -> int:
     dump = {
         r["id"]: r for r in map(json.loads, Path(argv[0]).read_text(encoding="utf-8").splitlines())
     }
+    by_place = "--by-jurisdiction" in argv
+    gazetteer = Gazetteer.load() if by_place else None
+    docs = {}
     rows = {}
-    for spec in argv[1:]:
+    for spec in [a for a in argv[1:] if not a.startswith("--")]:
         name, path = spec.split("=", 1)
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                docs[row["id"]] = row.get("doc", "")
+        groups: dict[str, list] = {}
         records, ms = [], []
         for item in load_qa(Path(path)):
             r = dump[item.id]
@@ -38,7 +59,16 @@ def main(argv: list[str]) -> int:
             )
             records.append(judge(item, answer))
             ms.append(r.get("ms", 0.0))
+            if gazetteer is not None:
+                where = jurisdiction_of(docs.get(item.id, ""), gazetteer)
+                groups.setdefault(where, []).append((records[-1], ms[-1]))
         rows[name] = {**answer_metrics(records), "ms p50": sorted(ms)[len(ms) // 2]}
+        for where, pairs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            times = sorted(t for _, t in pairs)
+            rows[f"{name} · {where} ({len(pairs)})"] = {
+                **answer_metrics([rec for rec, _ in pairs]),
+                "ms p50": times[len(times) // 2],
+            }
     print(table(rows))
     print(
         "median ms:",

@@ -24,6 +24,17 @@ def external_bot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Assistant, o
     return bot, bot.ingest([docs])
 
 
+@pytest.fixture(scope="module")
+def library_bot(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """A bureau's library: all of policy_docs beside the 平湖 newsletter, lexical only."""
+    docs = external("policy_docs")
+    bot = Assistant(
+        get_settings(index_dir=tmp_path_factory.mktemp("lib"), embedder="none", ocr=False)
+    )
+    assert not bot.ingest([docs, REPO / "corpus"]).failed
+    return bot
+
+
 @pytest.mark.slow
 @pytest.mark.external
 def test_every_external_document_ingests_or_fails_clearly(
@@ -110,6 +121,31 @@ def test_a_place_is_never_answered_with_another_places_rule(
     a = bot.ask("广东农村宅基地一户最多能批多大面积？")
     assert not a.abstained and "八十平方米" in a.text
     assert {c.document.get("jurisdiction") for c in a.citations} == {"广东省"}
+
+
+@pytest.mark.slow
+@pytest.mark.external
+def test_a_pinghu_question_is_answered_from_pinghu_or_above_or_says_what_exists(
+    library_bot: Assistant,
+) -> None:
+    bot = library_bot
+    allowed = {"平湖市", "嘉兴市", "浙江省", "全国"}
+    for question in [
+        "平湖农村宅基地一户最多能批多大面积？",
+        "平湖征收农民集体土地，要给哪些补偿？",
+        "在平湖办不动产登记，多少个工作日办完？",
+        "平湖今年复垦了多少亩？",
+    ]:
+        a = bot.ask(question)
+        places = {c.document.get("jurisdiction") for c in a.citations}
+        if a.abstained and a.citations:
+            assert a.text.startswith("现有文件中没有平湖市的规定，只有"), (question, a.text)
+        else:
+            assert places <= allowed, (question, places, a.text)
+    # Answered from national law for a 平湖 question: the answer says whose rule it is.
+    a = bot.ask("平湖征收农民集体土地，要给哪些补偿？")
+    if not a.abstained and {c.document.get("jurisdiction") for c in a.citations} == {"全国"}:
+        assert "全国性规定：" in a.text
 
 
 @pytest.mark.slow

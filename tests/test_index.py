@@ -140,7 +140,9 @@ def test_filters_by_document_and_heading(lexical_bot: Assistant, tmp_path: Path)
 def test_sidecar_metadata_and_chunk_provenance(seed_assistant: Assistant) -> None:
     (record,) = seed_assistant.documents()
     assert record.metadata["issuer"] == "平湖市自然资源和规划局"
-    assert "date" not in record.metadata  # unknown fields are left out, never invented
+    assert record.metadata["date"] == "2022"  # the sidecar's, with its reason
+    assert "2022" in record.metadata["date_note"]
+    assert "source_date" not in record.metadata  # unknown fields are left out, never invented
     _, text = seed_assistant.document(record.id)
     for chunk in seed_assistant.index.snapshot.chunks:
         assert text[chunk.start : chunk.end] == chunk.text

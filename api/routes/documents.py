@@ -21,6 +21,7 @@ from ..schemas import (
     DocumentList,
     DocumentSummary,
     ErrorResponse,
+    FactsEdit,
     JobList,
     JobOut,
 )
@@ -51,7 +52,10 @@ def job_out(job: Job) -> JobOut:
     responses=ERROR_RESPONSES,
 )
 def list_documents(bot: AssistantDep) -> DocumentList:
-    return DocumentList(documents=[DocumentSummary.from_record(r) for r in bot.documents()])
+    facts = bot.document_facts()
+    return DocumentList(
+        documents=[DocumentSummary.from_record(r, facts.get(r.id)) for r in bot.documents()]
+    )
 
 
 @router.get(
@@ -63,7 +67,21 @@ def list_documents(bot: AssistantDep) -> DocumentList:
 )
 def get_document(bot: AssistantDep, doc_id: str = DocId) -> DocumentDetail:
     record, text = bot.document(doc_id)
-    return DocumentDetail(**DocumentSummary.from_record(record).model_dump(), text=text)
+    summary = DocumentSummary.from_record(record, bot.document_facts().get(doc_id))
+    return DocumentDetail(**summary.model_dump(), text=text)
+
+
+@router.patch(
+    "/api/documents/{doc_id}/facts",
+    summary="Correct a document's date, issuer, jurisdiction, kind or status",
+    dependencies=Admin,
+    responses={**ADMIN_ERRORS, **NOT_FOUND},
+)
+def edit_facts(bot: AssistantDep, body: FactsEdit, doc_id: str = DocId) -> DocumentSummary:
+    """The edit is kept beside the index and outlives re-ingesting the file."""
+    bot.edit_document(doc_id, body.model_dump(exclude_unset=True))
+    record, _ = bot.document(doc_id)
+    return DocumentSummary.from_record(record, bot.document_facts().get(doc_id))
 
 
 @router.post(

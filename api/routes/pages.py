@@ -1,4 +1,5 @@
-"""Routes: the web pages — kiosk chat (`/`), staff search (`/staff`), the embeddable `/widget.js`.
+"""Routes: the web pages — kiosk chat (`/`), staff search (`/staff`), the embeddable `/widget.js`,
+and the kiosk's service worker (`/sw.js`, which keeps an offline copy of the page).
 
 Plain HTML, CSS and JS modules from api/static/, no build step and no CDN. Also the small JSON the
 pages need beyond the API: `/api/page-config` (idle reset, limits, suggested questions) and
@@ -112,6 +113,16 @@ def widget(request: Request) -> Response:
     )
 
 
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> FileResponse:
+    """The kiosk's service worker, from the app root so its scope covers the page (offline shell)."""
+    return FileResponse(
+        STATIC_DIR / "sw.js",
+        media_type=MEDIA_TYPES[".js"],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @router.get("/static/{path:path}", include_in_schema=False)
 def static(path: str) -> FileResponse:
     """Files under api/static/ (no directory listing, nothing outside the folder)."""
@@ -170,6 +181,44 @@ def as_question(phrase: str, title: str) -> str:
     if re.search(r"(规定|办法|细则|要求|条件|程序|流程|标准)$", phrase):
         return f"{phrase}有哪些内容？"
     return f"关于{phrase}有哪些规定？"
+
+
+def answered(bot: Any, question: str) -> bool:
+    """The question gets a cited answer that is not hedged: only such questions are suggested."""
+    try:
+        a = bot.ask(question)
+    except Exception:  # a suggestion that errors is simply not shown
+        return False
+    return bool(a.citations) and not a.abstained and not a.hedged
+
+
+def visitor_questions(documents: list[Any]) -> list[str]:
+    """The questions written for each document (its sidecar's `questions`), spread over them."""
+    lists = [
+        [q.strip() for q in d.metadata.get("questions", "").splitlines() if q.strip()]
+        for d in documents
+    ]
+    out: list[str] = []
+    for rank in range(max((len(q) for q in lists), default=0)):
+        out.extend(q[rank] for q in lists if rank < len(q))
+    return out
+
+
+def checked_suggestions(bot: Any, limit: int = 6) -> list[str]:
+    """Suggestions a visitor can rely on: the documents' own questions first, then questions from
+    their headings; each is asked once and kept only when it gets a cited, unhedged answer."""
+    snap = bot.index.snapshot
+    documents = list(snap.documents.values())
+    candidates = visitor_questions(documents) + build_suggestions(
+        documents, list(snap.chunks), limit * 2
+    )
+    out: list[str] = []
+    for q in dict.fromkeys(candidates):
+        if len(out) >= limit:
+            break
+        if answered(bot, q):
+            out.append(q)
+    return out
 
 
 def build_suggestions(documents: list[Any], chunks: list[Any], limit: int = 6) -> list[str]:
@@ -235,11 +284,25 @@ def suggestions_for(
     with _cache_lock:
         if key in _cache:
             return _cache[key], True
-    result = build_suggestions(list(snap.documents.values()), list(snap.chunks), limit)
+    result = checked_suggestions(bot, limit)
     with _cache_lock:
         _cache.clear()
         _cache[key] = result
     return result, True
+
+
+def prime(bot: Any, limit: int = 6) -> None:
+    """Check the start screen's suggestions once the index is loaded (a background job at start),
+    so the first visitor does not wait for them."""
+    snap = bot.index.snapshot
+    key = f"{getattr(snap, 'generation', '')}:{len(snap.chunks)}:{limit}"
+    try:
+        result = checked_suggestions(bot, limit)
+    except Exception:  # the page asks again, and reports what fails then
+        return
+    with _cache_lock:
+        _cache.clear()
+        _cache[key] = result
 
 
 @router.get("/api/suggestions", tags=["pages"])
@@ -251,13 +314,19 @@ def suggestions(request: Request, creds: Credentials, limit: int = 6) -> dict[st
 
 @router.get("/api/page-config", tags=["pages"])
 def page_config(request: Request, creds: Credentials) -> dict[str, Any]:
-    """What the kiosk page needs at start: idle reset time, request limits, suggested questions."""
+    """What the kiosk page needs at start: idle reset time, request limits, the service hall's
+    contact (shown with a declined answer) and suggested questions."""
     settings: Settings = request.app.state.settings
     questions, ready = suggestions_for(request, creds)
     return {
         "idle_reset_seconds": settings.idle_reset_seconds,
         "max_history_turns": settings.max_history_turns,
         "max_question_chars": settings.max_question_chars,
+        "contact": {
+            "window": settings.contact_window,
+            "phone": settings.contact_phone,
+            "hours": settings.contact_hours,
+        },
         "suggestions": questions,
         "ready": ready,
     }

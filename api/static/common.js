@@ -99,8 +99,8 @@ export function apiUrl(path) {
   return new URL(path, document.baseURI).toString();
 }
 
-async function errorFromResponse(resp) {
-  if (resp.status === 401) askForKey();
+async function errorFromResponse(resp, { keyDialog = true } = {}) {
+  if (resp.status === 401 && keyDialog) askForKey();
   let detail = "";
   try {
     const body = await resp.json();
@@ -146,17 +146,22 @@ function translateFetchError(err, t) {
   return new ApiError(String((err && err.message) || err), "network");
 }
 
-/** GET or POST JSON with a timeout; throws ApiError. */
-export async function requestJSON(path, { method = "GET", body, signal, timeout = 20000 } = {}) {
+/**
+ * GET, POST or PATCH JSON with a timeout; throws ApiError.
+ * `auth`: a bearer key to send instead of this browser's access key (the staff page's admin key);
+ * a 401 then does not open the access-key dialog.
+ */
+export async function requestJSON(path, { method = "GET", body, signal, timeout = 20000, auth } = {}) {
   const t = withTimeout(signal, timeout);
+  const base = body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" };
   try {
     const resp = await fetch(apiUrl(path), {
       method,
-      headers: headers(body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" }),
+      headers: auth === undefined ? headers(base) : { ...base, Authorization: `Bearer ${auth}` },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: t.signal,
     });
-    if (!resp.ok) throw await errorFromResponse(resp);
+    if (!resp.ok) throw await errorFromResponse(resp, { keyDialog: auth === undefined });
     const data = await resp.json();
     if (data && data.ok === false) throw new ApiError(data.error || "error", "http", data.status || resp.status);
     return data;
@@ -165,6 +170,33 @@ export async function requestJSON(path, { method = "GET", body, signal, timeout 
   } finally {
     t.clear();
   }
+}
+
+/** GET a file (an image, a CSV) as a Blob, with this browser's access key or `auth`; throws ApiError. */
+export async function requestBlob(path, { signal, timeout = 20000, auth } = {}) {
+  const t = withTimeout(signal, timeout);
+  try {
+    const resp = await fetch(apiUrl(path), {
+      headers: auth === undefined ? headers({}) : { Authorization: `Bearer ${auth}` },
+      signal: t.signal,
+    });
+    if (!resp.ok) throw await errorFromResponse(resp, { keyDialog: auth === undefined });
+    return await resp.blob();
+  } catch (err) {
+    throw translateFetchError(err, t);
+  } finally {
+    t.clear();
+  }
+}
+
+/** A Blob as a data: URL (the pages' CSP allows data: images, not blob: ones). */
+export function blobToDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }
 
 /** Parse one SSE block ("event: x\ndata: {...}") into {event, data}. */
@@ -300,6 +332,72 @@ export function pageLabel(page) {
 export function headingLabel(heading) {
   if (Array.isArray(heading)) return heading.filter(Boolean).join(" › ");
   return heading ? String(heading) : "";
+}
+
+// ----- document facts -------------------------------------------------------------------------
+// Whose rule a source is and when: {date, issuer, jurisdiction, kind, status, replaced_by}, each a
+// string or null. Citations, related passages and search hits carry it as `document`; document
+// summaries (GET /api/documents) as `facts`.
+
+/** The facts object of a citation, hit, related passage or document summary (null when absent). */
+export function factsOf(item) {
+  if (!item || typeof item !== "object") return null;
+  for (const f of [item.facts, item.document]) {
+    if (f && typeof f === "object" && !Array.isArray(f) && typeof f.text !== "string") return f;
+  }
+  return null;
+}
+
+/** "2022" → 2022年, "2022-06" → 2022年6月, "2019-08-26" → 2019年8月26日; null → 日期不详. */
+export function dateLabel(date) {
+  const raw = typeof date === "string" ? date.trim() : "";
+  if (!raw) return "日期不详";
+  const m = /^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$/.exec(raw);
+  if (!m) return raw;
+  return `${m[1]}年${m[2] ? `${Number(m[2])}月` : ""}${m[2] && m[3] ? `${Number(m[3])}日` : ""}`;
+}
+
+function factValue(v) {
+  return typeof v === "string" && v.trim() ? v.trim() : "";
+}
+
+/**
+ * The facts as short labelled parts, in display order: date (or 日期不详), issuer (left out when
+ * unknown), jurisdiction (or 适用地域不详), kind (only with `kind: true`), and 已被新版本取代.
+ */
+export function factsParts(facts, { kind = false } = {}) {
+  const f = facts || {};
+  const parts = [{ key: "date", text: dateLabel(f.date), unknown: !factValue(f.date) }];
+  if (factValue(f.issuer)) parts.push({ key: "issuer", text: factValue(f.issuer) });
+  parts.push({ key: "jurisdiction", text: factValue(f.jurisdiction) || "适用地域不详", unknown: !factValue(f.jurisdiction) });
+  if (kind && factValue(f.kind)) parts.push({ key: "kind", text: factValue(f.kind) });
+  if (f.status === "superseded") parts.push({ key: "superseded", text: "已被新版本取代" });
+  return parts;
+}
+
+/** "2022年 · 平湖市自然资源和规划局 · 平湖市" */
+export function factsText(facts, options) {
+  return factsParts(facts, options).map((p) => p.text).join(" · ");
+}
+
+/** The facts line as an element (text nodes only): <span class="facts"><span class="f-date">… */
+export function factsLine(facts, { tag = "span", className = "", kind = false } = {}) {
+  const node = el(tag, { class: `facts${className ? ` ${className}` : ""}` });
+  fillFacts(node, facts, { kind });
+  return node;
+}
+
+/** Replace the content of a facts line (after an edit). */
+export function fillFacts(node, facts, { kind = false } = {}) {
+  clear(node);
+  const f = facts || {};
+  node.dataset.date = factValue(f.date);
+  node.dataset.status = f.status === "superseded" ? "superseded" : "current";
+  factsParts(f, { kind }).forEach((p, i) => {
+    if (i) node.append(el("span", { class: "f-sep", "aria-hidden": "true" }, " · "));
+    node.append(el("span", { class: `f-${p.key}${p.unknown ? " f-unknown" : ""}` }, p.text));
+  });
+  return node;
 }
 
 /** The document's cleaned text from a GET /api/documents/{id} body, whatever it is called. */

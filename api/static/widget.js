@@ -46,10 +46,10 @@
              height: min(680px, calc(100vh - 110px)); display: flex; flex-direction: column; overflow: hidden;
              background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.3); }
     .panel[hidden] { display: none; }
-    .bar { display: flex; align-items: center; justify-content: space-between; padding: 8px 10px 8px 16px;
+    .bar { display: flex; align-items: center; justify-content: space-between; padding: 4px 6px 4px 16px;
            background: ${color}; color: #fff; font-weight: 600; font-size: 15px; }
     .close { border: 0; background: transparent; color: #fff; font: inherit; font-size: 15px; cursor: pointer;
-             min-width: 44px; min-height: 36px; border-radius: 6px; }
+             min-width: 44px; min-height: 44px; padding: 0 10px; border-radius: 6px; }
     .close:hover { background: rgba(255,255,255,.18); }
     iframe { flex: 1 1 auto; width: 100%; border: 0; display: block; background: #f4f6f9; }
     @media (max-width: 480px) {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..metadata import FACTS
+from ..metadata import SHOWN
 from ..models import Answer
 from .decide import Verdict
 from .model import AnswerModel
@@ -51,7 +51,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
                 "source": source_json(
                     c.document_id, c.title, c.heading_path, c.page, c.start, c.end
                 ),
-                "document": {k: c.document.get(k) for k in FACTS},
+                "document": {k: c.document.get(k) or None for k in SHOWN},
             }
             for c in a.citations
         ],

@@ -27,6 +27,7 @@ from ..settings import Settings
 from .decide import Verdict, decide, has_content
 from .features import Candidate, candidates, for_part, gap_list, question_features
 from .model import AnswerModel
+from .provenance import annotate
 from .select import select
 
 CLARIFY_REPLY = "请用一句话说明您想了解的事情，例如：“二手房还有贷款能过户吗？”"
@@ -59,6 +60,7 @@ class Reading:
     gaps: list[Gap]
     userdict: Path | None = None
     tokens: dict[str, float] = field(default_factory=dict)
+    jurisdictions: Jurisdictions | None = None
 
 
 def answer(
@@ -72,12 +74,14 @@ def answer(
     generator: Generator | None = None,
     jurisdictions: Jurisdictions | None = None,
     settings: Settings,
+    filters: Filters | None = None,
 ) -> Answer:
     """A cited answer, a hedged one, or a polite abstention, with the reasons for the outcome."""
     clock = Clock()
     reading = read(
-        question, history, answers, retriever, vocabulary, settings, clock, generator, jurisdictions
-    )
+        question, history, answers, retriever, vocabulary, settings, clock, generator,
+        jurisdictions, filters,
+    )  # fmt: skip
     with clock("answer"):
         result = respond(reading, model, settings, history, generator)
     result.timings = clock.done()
@@ -99,12 +103,16 @@ def respond(
         draft, mode = write(reading, probs, model, history, generator, settings)
         draft = verify(draft) if draft is not None else None
     if draft is None or not draft.citations:
-        return abstention(reading, verdict, {}, mode)
-    text = HEDGE_LEAD + draft.text if verdict.hedged else draft.text
-    return Answer(
-        text, draft.citations, False, round(verdict.probability, 4), {}, [],
-        reading.turn.query, mode, verdict.hedged, verdict.reasons(),
-    )  # fmt: skip
+        result = abstention(reading, verdict, {}, mode)
+    else:
+        result = Answer(
+            draft.text, draft.citations, False, round(verdict.probability, 4), {}, [],
+            reading.turn.query, mode, verdict.hedged, verdict.reasons(),
+        )  # fmt: skip
+    where = reading.jurisdictions
+    facts = where.facts if where is not None else {}
+    hedge = HEDGE_LEAD if verdict.hedged else ""
+    return annotate(result, reading.turn.question, reading.info.places, where, facts, hedge)
 
 
 def read(
@@ -117,6 +125,7 @@ def read(
     clock: Clock | None = None,
     generator: Generator | None = None,
     jurisdictions: Jurisdictions | None = None,
+    filters: Filters | None = None,
 ) -> Reading:
     """Resolve a follow-up only when the question leans on the history, analyse, retrieve, featurise."""
     clock = clock or Clock()
@@ -133,7 +142,7 @@ def read(
     with clock("retrieve"):
         wide = 3 if info.shape in WIDE_SHAPES or info.parts else 0
         query = retriever.prepare(turn.query)
-        hits = retriever.search_query(query, settings.top_k + wide, Filters())
+        hits = retriever.search_query(query, settings.top_k + wide, filters or Filters())
     with clock("features"):
         # A token no passage holds ("笔带", a bigram across two words) cannot tell sentences apart.
         unseen = idf("\x00")
@@ -151,7 +160,7 @@ def read(
             else []
         )
         found = gap_list(info, hits, settings.userdict_path, vocabulary)
-    return Reading(turn, info, hits, pool, found, settings.userdict_path, tokens)
+    return Reading(turn, info, hits, pool, found, settings.userdict_path, tokens, jurisdictions)
 
 
 def has_topic(info: QuestionInfo, size: int) -> bool:

@@ -1,0 +1,108 @@
+"""Several workers of one deployment: jobs and rate limits shared through the index folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from server_utils import ADMIN_KEY, LiveServer, assert_envelope, wait_job, wait_ready
+
+from api.jobs import Job
+from api.main import create_app
+from api.shared import SHARED_FILE, JobStore, RateLimiter, SharedState, client_address
+from assistant.settings import get_settings
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two apps, as two uvicorn workers would be, over one index folder (lexical only)."""
+    settings = get_settings(
+        index_dir=tmp_path / "index",
+        upload_dir=tmp_path / "uploads",
+        corpus_dir=tmp_path / "corpus",
+        embedder="none",
+        api_key=ADMIN_KEY,
+        rate_limit_per_minute=3,
+        trusted_proxies=["127.0.0.1"],
+    )
+    with ExitStack() as stack:
+        urls = []
+        for _ in range(2):  # one after the other: chromadb's client cache is not thread-safe
+            urls.append(stack.enter_context(LiveServer(create_app(settings))))
+            wait_ready(urls[-1])
+        yield urls[0], urls[1]
+
+
+def test_a_job_created_on_one_worker_is_polled_on_another(two_workers: tuple[str, str]) -> None:
+    first, second = two_workers
+    with httpx.Client(base_url=first, timeout=60) as a, httpx.Client(base_url=second) as b:
+        r = a.post(
+            "/api/documents",
+            files={
+                "file": ("通知.txt", "关于示范的通知\n\n第一条 示范用地每亩补助五万元。".encode())
+            },
+            headers=ADMIN,
+        )
+        assert r.status_code == 202, r.text
+        job = wait_job(b, r.json()["id"], ADMIN)
+        assert job["status"] == "done" and job["document_id"]
+        assert any(j["id"] == job["id"] for j in b.get("/api/jobs", headers=ADMIN).json()["jobs"])
+        assert_envelope(b.get("/api/jobs/no-such-job", headers=ADMIN), 404)
+
+
+def test_the_rate_limit_counts_requests_on_every_worker(two_workers: tuple[str, str]) -> None:
+    first, second = two_workers
+    body = {"query": "补助"}
+    client = {"X-Forwarded-For": "203.0.113.7"}
+    other = {"X-Forwarded-For": "203.0.113.8"}
+    with httpx.Client(base_url=first) as a, httpx.Client(base_url=second) as b:
+        assert a.post("/api/search", json=body, headers=client).status_code == 200
+        assert b.post("/api/search", json=body, headers=client).status_code == 200
+        assert a.post("/api/search", json=body, headers=client).status_code == 200
+        refused = b.post("/api/search", json=body, headers=client)
+        assert_envelope(refused, 429)
+        assert int(refused.headers["Retry-After"]) >= 1
+        # Behind the proxy, another client has its own count.
+        assert b.post("/api/search", json=body, headers=other).status_code == 200
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    assert client_address("10.0.0.5", "203.0.113.7", []) == "10.0.0.5"
+    assert client_address("10.0.0.5", "203.0.113.7", ["10.0.0.0/8"]) == "203.0.113.7"
+    # A client cannot pick its own address by sending the header through the proxy.
+    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.7", ["10.0.0.0/8"]) == "203.0.113.7"
+    assert client_address("10.0.0.5", "203.0.113.7, 10.0.0.9", ["10.0.0.0/8"]) == "203.0.113.7"
+    assert client_address("198.51.100.1", "203.0.113.7", ["10.0.0.0/8"]) == "198.51.100.1"
+    assert client_address("10.0.0.5", "garbage", ["10.0.0.0/8"]) == "garbage"
+
+
+def test_a_job_left_running_by_a_dead_worker_is_marked_failed(tmp_path: Path) -> None:
+    state = SharedState(tmp_path / SHARED_FILE)
+    store = JobStore(state)
+    # A worker process that has exited: its pid no longer runs.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)  # fmt: skip
+    job = Job(id="j1", kind="upload", status="running")
+    store.owner = f"{store.owner.rpartition(':')[0]}:{dead.stdout.strip()}"
+    store.add(job)
+    mine = Job(id="j2", kind="upload", status="running")
+    JobStore(state).add(mine)  # owned by this live process
+    after = JobStore(state)
+    assert after.get("j1").status == "failed" and "stopped" in (after.get("j1").error or "")
+    assert after.get("j2").status == "running"
+    assert [j.id for j in after.list()] == ["j2", "j1"]
+
+
+def test_rate_counts_survive_a_new_limiter_and_old_hits_expire(tmp_path: Path) -> None:
+    state = SharedState(tmp_path / SHARED_FILE)
+    assert [RateLimiter(state, 2).check("a") for _ in range(2)] == [None, None]
+    assert RateLimiter(state, 2).check("a") is not None
+    with state.connect() as db:
+        db.execute("UPDATE hits SET at = at - 61")
+    assert RateLimiter(state, 2).check("a") is None
