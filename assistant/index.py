@@ -236,7 +236,8 @@ class Index:
         vectors: np.ndarray | None,
         refresh: bool = True,
     ) -> DocumentRecord:
-        """Store a document's chunks, then its record (the moment it becomes visible), then drop old chunks.
+        """Store a document's chunks, then its record (the moment it becomes visible), then drop the
+        replaced version's chunks.
 
         refresh=False skips rebuilding this process's view (a full re-read of the store, so per-document
         rebuilds make a bulk ingest quadratic); readers pick the change up at their next periodic check.
@@ -256,6 +257,11 @@ class Index:
             metadata=dict(doc.metadata),
         )
         with self._write_lock:
+            # The version this write replaces, read before it commits: only that version's chunks
+            # are removed afterwards. Removing "every other version" would, when two workers write
+            # one document at once, delete the chunks of the one that committed last (last
+            # writer wins; the loser's chunks stay invisible until collect_garbage).
+            before = self.record(doc.id)
             for i in range(0, len(chunks), BATCH):
                 part = chunks[i : i + BATCH]
                 self._chunks.upsert(
@@ -277,9 +283,10 @@ class Index:
                     {"generation": uuid.uuid4().hex},
                 ],
             )
-            self._chunks.delete(
-                where={"$and": [{"doc_id": doc.id}, {"hash": {"$ne": doc.content_hash}}]}
-            )
+            if before is not None and before.content_hash != doc.content_hash:
+                self._chunks.delete(
+                    where={"$and": [{"doc_id": doc.id}, {"hash": before.content_hash}]}
+                )
         if refresh:
             self.refresh(force=True)
         return record

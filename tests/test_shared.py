@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +17,10 @@ from server_utils import ADMIN_KEY, LiveServer, assert_envelope, wait_job, wait_
 from api.jobs import Job
 from api.main import create_app
 from api.shared import SHARED_FILE, JobStore, RateLimiter, SharedState, client_address
+from assistant.index import Index
+from assistant.ingest import build_document, index_document
 from assistant.settings import get_settings
+from assistant.tokenize import tokenize
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -106,3 +111,46 @@ def test_rate_counts_survive_a_new_limiter_and_old_hits_expire(tmp_path: Path) -
     with state.connect() as db:
         db.execute("UPDATE hits SET at = at - 61")
     assert RateLimiter(state, 2).check("a") is None
+
+
+class CommitThen:
+    """A store collection whose next upsert, once done, lets another worker run first."""
+
+    def __init__(self, inner: Any, then: Callable[[], Any]) -> None:
+        self.inner, self.then = inner, then
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def upsert(self, **kwargs: Any) -> Any:
+        out = self.inner.upsert(**kwargs)
+        then, self.then = self.then, lambda: None
+        then()
+        return out
+
+
+def test_two_workers_writing_one_document_at_once_leave_the_last_one_whole(
+    tmp_path: Path,
+) -> None:
+    """Worker A commits its version; before A tidies up, worker B writes and commits another.
+    The last committed version must keep every one of its chunks (it used to lose them all)."""
+    settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
+    analyse = partial(tokenize, userdict=settings.userdict_path)
+    a, b = Index(settings, "none", analyse), Index(settings, "none", analyse)
+    rule = "# 示范条例\n\n第一条 {}宅基地每户面积不得超过{}平方米。\n\n第二条 {}申请人应当提交身份证明。\n"
+    old = build_document(rule.format("旧版", "一百二十", "旧版").encode(), "示范条例.md", settings)
+    new = build_document(rule.format("新版", "八十", "新版").encode(), "示范条例.md", settings)
+    assert old.id == new.id and old.content_hash != new.content_hash
+    real = a._docs
+    a._docs = CommitThen(real, lambda: index_document(new, b, None, settings))
+    index_document(old, a, None, settings)
+    a._docs = real
+    for index in (a, b):
+        index.refresh(force=True)
+        record = index.record(new.id)
+        assert record is not None and record.content_hash == new.content_hash
+        texts = [c.text for c in index.snapshot.chunks if c.document_id == new.id]
+        assert len(texts) == record.chunks >= 1, texts
+        assert all("新版" in t for t in texts) and not any("旧版" in t for t in texts)
+    # B replaced A's committed version, so B removed A's chunks: nothing is left behind.
+    assert a.collect_garbage() == 0
