@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.index import DocumentRecord
 from assistant.metadata import DocumentFilter
-from assistant.models import Answer, Citation, Hit
+from assistant.models import Answer, Hit
 
 # Hard ceilings (settings may be stricter, never looser).
 MAX_TEXT_CHARS = 20_000
@@ -246,22 +246,6 @@ class CitationOut(BaseModel):
     source: Source
     document: DocumentFacts = Field(default_factory=lambda: DocumentFacts())
 
-    @classmethod
-    def from_citation(cls, c: Citation) -> CitationOut:
-        return cls(
-            id=c.number,
-            quote=c.quote,
-            source=Source(
-                document_id=c.document_id,
-                title=c.title,
-                heading=list(c.heading_path),
-                page=c.page,
-                start=c.start,
-                end=c.end,
-            ),
-            document=DocumentFacts.of(c.document),
-        )
-
 
 class AskResponse(BaseModel):
     answer: str = Field(description="Answer text with [n] citation markers.")
@@ -296,17 +280,10 @@ class AskResponse(BaseModel):
 
     @classmethod
     def from_answer(cls, a: Answer) -> AskResponse:
-        return cls(
-            answer=a.text,
-            citations=[CitationOut.from_citation(c) for c in a.citations],
-            abstained=a.abstained,
-            hedged=a.hedged,
-            confidence=float(a.confidence),
-            reasons=a.reasons,
-            timings={k: float(v) for k, v in a.timings.items()},
-            related=[SearchHit.from_hit(h) for h in a.related],
-            mode=a.mode,
-        )
+        # The library writes the JSON once (answer_json, also the CLI's --json); this validates it.
+        from assistant.answer import answer_json
+
+        return cls.model_validate(answer_json(a))
 
 
 # ----- feedback and the question log -------------------------------------------------------

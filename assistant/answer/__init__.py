@@ -41,7 +41,8 @@ def source_json(
 
 
 def answer_json(a: Answer) -> dict[str, Any]:
-    """The shape the CLI prints with --json and the API serves; timings are milliseconds."""
+    """The shape the CLI prints with --json and the API serves (api/schemas.py validates this
+    very dict, so the two cannot drift); timings are milliseconds."""
     return {
         "answer": a.text,
         "citations": [
@@ -72,6 +73,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
                     h.chunk.start,
                     h.chunk.end,
                 ),
+                "document": {k: h.document.get(k) or None for k in SHOWN},
             }
             for h in a.related
         ],
