@@ -136,6 +136,9 @@ def test_another_places_rule_becomes_an_abstention_naming_what_exists() -> None:
     out = annotate(answer_from("广东省"), "上海宅基地多大？", ["上海"], where, facts)
     assert out.abstained and out.text.startswith("现有文件中没有上海市的规定，只有广东省的规定：")
     assert out.citations[0].document["jurisdiction"] == "广东省"
+    # No place named: the question is about home (平湖), and the answer says the rule is not local.
+    out = annotate(answer_from("广东省"), "宅基地多大？", [], where, facts)
+    assert not out.abstained and out.text.startswith("广东省的规定（非本地）：")
     national = Jurisdictions(g, {"doc": "全国"}, "平湖")
     out = annotate(
         answer_from("全国"),

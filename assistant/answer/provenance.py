@@ -121,6 +121,11 @@ def annotate(
         if mine and all(p and jurisdictions.places([p])[:1] != mine[:1] for p in places):
             wider = list(dict.fromkeys(places))
             lead += "全国性规定：" if wider == [NATIONAL] else f"{'、'.join(wider)}的规定："
+    elif jurisdictions is not None and all(
+        jurisdictions.foreign(c.document_id, []) for c in result.citations
+    ):
+        # No place named, so it is about home; an answer only from elsewhere says whose it is.
+        lead += f"{'、'.join(dict.fromkeys(p for p in places if p))}的规定（非本地）："
     dates = [c.document.get("date", "") for c in result.citations]
     year = (today or datetime.date.today()).year
     if NOW.search(question) and all(dates) and max(d[:4] for d in dates) < str(year):
