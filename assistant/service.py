@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -19,6 +20,7 @@ from .ingest import IngestReport, build_document, index_document, ingest_paths
 from .metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
 from .models import Answer, Hit
 from .places import Gazetteer, Jurisdictions
+from .precedents import Casebook, Precedent, extractor
 from .retrieve import Filters, Retriever
 from .settings import Settings, get_settings
 from .tokenize import tokenize
@@ -69,9 +71,12 @@ class Assistant:
         self.edits = Edits(self.settings.index_dir / EDITS_FILE)
         # Views of the index renewed when it or the edits change: name → (version, value).
         self._views: dict[str, tuple[tuple[str, float], Any]] = {}
+        self._casebook: Casebook | None = None
+        self._casebook_lock = threading.Lock()
 
-    def _view(self, name: str, build: Callable[[Snapshot], T]) -> T:
-        """`build(snapshot)`, computed again only when the index or an edit changes."""
+    def view(self, name: str, build: Callable[[Snapshot], T]) -> T:
+        """`build(snapshot)` under `name`, computed again only when the index or an edit changes
+        (the document facts, the suggested questions …)."""
         snap = self.index.snapshot
         version = (snap.generation, self.edits.version)
         cached = self._views.get(name)
@@ -109,7 +114,17 @@ class Assistant:
                     f["replaced_by"] = newer[doc_id]
             return facts
 
-        return self._view("facts", build)
+        return self.view("facts", build)
+
+    def precedents(self) -> list[Precedent]:
+        """Every concrete case the documents tell (assistant/precedents.py); a document is read
+        again only when its content or its facts change."""
+        with self._casebook_lock:
+            if self._casebook is None:
+                self._casebook = Casebook(extractor(self.settings.userdict_path))
+            book = self._casebook
+        docs = [(r.id, r.title, r.content_hash) for r in self.documents()]
+        return book.cards(docs, self.document_facts(), lambda doc_id: self.document(doc_id)[1])
 
     def edit_document(self, doc_id: str, edit: dict[str, str | None]) -> dict[str, str]:
         """Correct a document's facts (None clears a correction); returns its facts after."""
@@ -153,11 +168,11 @@ class Assistant:
             by_document = {doc_id: f.get("jurisdiction", "") for doc_id, f in facts.items()}
             return Jurisdictions(self.gazetteer, by_document, self.settings.home_place, facts)
 
-        return self._view("jurisdictions", build)
+        return self.view("jurisdictions", build)
 
     def vocabulary(self) -> Vocabulary:
         """The index's characters (to tell a word no document can hold), renewed with the index."""
-        return self._view(
+        return self.view(
             "vocabulary", lambda snap: Vocabulary.of(c.embed_text for c in snap.chunks)
         )
 

@@ -988,6 +988,9 @@ class FakeBot:
         """Every question is answered, cited and unhedged."""
         return SimpleNamespace(citations=[1], abstained=False, hedged=False)
 
+    def view(self, name: str, build: Any) -> Any:
+        return build(self.index.snapshot)
+
 
 def test_only_suggestions_that_get_a_cited_answer_are_shown() -> None:
     from api.routes.pages import checked_suggestions

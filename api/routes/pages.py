@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -262,10 +261,6 @@ def build_suggestions(documents: list[Any], chunks: list[Any], limit: int = 6) -
     return out
 
 
-_cache_lock = threading.Lock()
-_cache: dict[str, list[str]] = {}
-
-
 def suggestions_for(
     request: Request, creds: HTTPAuthorizationCredentials | None, limit: int = 6
 ) -> tuple[list[str], bool]:
@@ -277,32 +272,19 @@ def suggestions_for(
     if not may_read(request.app.state.settings, creds):
         return [], True
     try:
-        snap = bot.index.snapshot
+        # Asked once per index generation (the Assistant keeps the view), not per page load.
+        return bot.view(f"suggestions:{limit}", lambda _: checked_suggestions(bot, limit)), True
     except Exception:  # index not loaded yet: the page retries
         return [], False
-    key = f"{getattr(snap, 'generation', '')}:{len(snap.chunks)}:{limit}"
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key], True
-    result = checked_suggestions(bot, limit)
-    with _cache_lock:
-        _cache.clear()
-        _cache[key] = result
-    return result, True
 
 
 def prime(bot: Any, limit: int = 6) -> None:
     """Check the start screen's suggestions once the index is loaded (a background job at start),
     so the first visitor does not wait for them."""
-    snap = bot.index.snapshot
-    key = f"{getattr(snap, 'generation', '')}:{len(snap.chunks)}:{limit}"
     try:
-        result = checked_suggestions(bot, limit)
+        bot.view(f"suggestions:{limit}", lambda _: checked_suggestions(bot, limit))
     except Exception:  # the page asks again, and reports what fails then
         return
-    with _cache_lock:
-        _cache.clear()
-        _cache[key] = result
 
 
 @router.get("/api/suggestions", tags=["pages"])

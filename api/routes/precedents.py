@@ -7,8 +7,6 @@ filters are built from. Open like search (PA_OPEN_API_KEY closes it).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections import Counter
 from typing import Annotated
 
@@ -16,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from assistant.answer.provenance import shown
-from assistant.precedents import Casebook, Precedent, extractor, matches
+from assistant.precedents import Precedent, matches
 from assistant.service import Assistant
 
 from ..deps import AssistantDep, Reader
@@ -24,9 +22,6 @@ from ..openapi import OPEN
 from ..schemas import ERROR_RESPONSES, DocumentFacts
 
 router = APIRouter(tags=["precedents"])
-
-_books: weakref.WeakKeyDictionary[Assistant, Casebook] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
 class CardMeasure(BaseModel):
@@ -120,18 +115,8 @@ class PrecedentList(BaseModel):
     facets: Facets = Field(description="Every measure, place and year over all cards, with counts.")
 
 
-def casebook(bot: Assistant) -> Casebook:
-    with _lock:
-        book = _books.get(bot)
-        if book is None:
-            book = _books[bot] = Casebook(extractor(bot.settings.userdict_path))
-        return book
-
-
 def all_cards(bot: Assistant) -> list[Precedent]:
-    facts = bot.document_facts()
-    docs = [(r.id, r.title, r.content_hash) for r in bot.documents()]
-    return casebook(bot).cards(docs, facts, lambda doc_id: bot.document(doc_id)[1])
+    return bot.precedents()
 
 
 def facet(values: list[str]) -> list[Facet]:
