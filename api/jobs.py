@@ -75,11 +75,13 @@ class JobRegistry:
         self.store = store
         self._bot: Assistant | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        self._closed = False
 
     def open(self) -> None:
         """A fresh worker thread when the app starts again after a shutdown."""
-        if getattr(self._executor, "_shutdown", False):
+        if self._closed:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+            self._closed = False
 
     def attach(self, bot: Assistant) -> None:
         self._bot = bot
@@ -133,6 +135,7 @@ class JobRegistry:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
 
     # ----- uploads --------------------------------------------------------------------------
 

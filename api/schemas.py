@@ -13,9 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.index import DocumentRecord
-from assistant.metadata import DocumentFilter
+from assistant.metadata import DATE_FORM, DocumentFilter
 from assistant.models import Answer, Hit
 
+DATE_OR_EMPTY = f"^({DATE_FORM})?$"
 # Hard ceilings (settings may be stricter, never looser).
 MAX_TEXT_CHARS = 20_000
 MAX_MESSAGES = 200
@@ -88,12 +89,12 @@ class SearchFilters(BaseModel):
     )
     date_from: str = Field(
         "",
-        pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$",
+        pattern=DATE_OR_EMPTY,
         description="Dated on or after (YYYY[-MM[-DD]]).",
     )
     date_to: str = Field(
         "",
-        pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$",
+        pattern=DATE_OR_EMPTY,
         description="Dated on or before (YYYY[-MM[-DD]]).",
     )
     status: Literal["", "current", "superseded"] = Field(
@@ -164,7 +165,7 @@ class FactsEdit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    date: str | None = Field(default=None, pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$")
+    date: str | None = Field(default=None, pattern=DATE_OR_EMPTY)
     issuer: str | None = Field(default=None, max_length=100)
     jurisdiction: str | None = Field(default=None, max_length=100)
     kind: str | None = Field(default=None, max_length=100)

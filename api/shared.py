@@ -9,6 +9,7 @@ writer). A connection per call keeps it safe across threads without a pool.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 import sqlite3
@@ -176,14 +177,10 @@ def client_address(peer: str, forwarded: str, trusted: Sequence[str]) -> str:
 
 
 def _dump(job: Job) -> str:
-    import json
-
     return json.dumps(asdict(job), ensure_ascii=False)
 
 
 def _load(body: str) -> Job:
-    import json
-
     data: dict[str, Any] = json.loads(body)
     names = {f.name for f in fields(Job)}
     return Job(**{k: v for k, v in data.items() if k in names})

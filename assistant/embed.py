@@ -18,6 +18,7 @@ from .settings import Settings
 # A query is a question, not a document: beyond this many characters (a pasted page, a long
 # history) the tail adds little and the encoder's cost grows with length.
 MAX_QUERY_CHARS = 256
+BATCH_LOG = 100  # how many recent batch sizes QueryBatcher.batches keeps
 
 
 class Embedder(Protocol):
@@ -215,6 +216,7 @@ class QueryBatcher:
                     r.error, r.done = error, True
                     start += len(r.texts)
                 self.batches.append(size)
+                del self.batches[:-BATCH_LOG]  # the latest sizes only: a server runs for months
                 self._cv.notify_all()
 
 

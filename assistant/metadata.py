@@ -146,9 +146,13 @@ def versions(titles: Mapping[str, str], facts: Mapping[str, Mapping[str, str]]) 
 # ----- edits: what an admin says about a document, kept beside the index ---------------------
 
 
+# A date as documents' facts hold it: YYYY, YYYY-MM or YYYY-MM-DD.
+DATE_FORM = r"\d{4}(-\d{2}(-\d{2})?)?"
+
+
 def valid_date(value: str) -> bool:
     """YYYY, YYYY-MM or YYYY-MM-DD naming a real month and day."""
-    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+    if not re.fullmatch(DATE_FORM, value):
         return False
     full = value + "-01" * (2 - value.count("-"))
     try:

@@ -38,7 +38,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from .answer.provenance import resolve
@@ -644,12 +643,6 @@ def _ymd(year: str, month: str | None = None, day: str | None = None) -> str:
     if not day or not 1 <= int(day) <= 31:
         return f"{year}-{int(month):02d}"
     return f"{year}-{int(month):02d}-{int(day):02d}"
-
-
-@lru_cache(maxsize=2)
-def extractor(userdict: Path) -> Extractor:
-    """One shared Extractor per user dictionary."""
-    return Extractor(userdict)
 
 
 def matches(

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 
 from .answer.model import AnswerModel
 from .embed import Embedder, make_embedder
-from .errors import IndexNotReady
+from .errors import IndexNotReady, NotFound
 from .evidence import Vocabulary
 from .generate import Generator, make_generator
 from .index import DocumentRecord, Index, Snapshot, exists
@@ -20,7 +20,7 @@ from .ingest import IngestReport, build_document, index_document, ingest_paths
 from .metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
 from .models import Answer, Hit
 from .places import Gazetteer, Jurisdictions
-from .precedents import Casebook, Precedent, extractor
+from .precedents import Casebook, Extractor, Precedent
 from .retrieve import Filters, Retriever
 from .settings import Settings, get_settings
 from .tokenize import tokenize
@@ -29,6 +29,7 @@ T = TypeVar("T")
 # A question that asks for an older version is answered from it too ("修订前", "旧版", "2012年版").
 OLD_VERSION = re.compile(r"修订前|修正前|修改前|旧版|老版|原来的规定|以前的规定|\d{4}年版")
 EDITS_FILE = "document_facts.json"
+NO_DOCUMENT = "\x00none"  # a document id no index holds: a filter that lets nothing through
 
 
 class Assistant:
@@ -121,24 +122,33 @@ class Assistant:
         again only when its content or its facts change."""
         with self._casebook_lock:
             if self._casebook is None:
-                self._casebook = Casebook(extractor(self.settings.userdict_path))
+                self._casebook = Casebook(Extractor(self.settings.userdict_path))
             book = self._casebook
         docs = [(r.id, r.title, r.content_hash) for r in self.documents()]
         return book.cards(docs, self.document_facts(), lambda doc_id: self.document(doc_id)[1])
 
     def edit_document(self, doc_id: str, edit: dict[str, str | None]) -> dict[str, str]:
         """Correct a document's facts (None clears a correction); returns its facts after."""
-        self.index.document(doc_id)  # NotFound for an unknown id
+        if self.index.record(doc_id) is None:
+            raise NotFound(f"no document with id {doc_id!r}")
         self.edits.update(doc_id, edit)
         return self.document_facts().get(doc_id, {})
 
-    def documents_where(self, where: DocumentFilter) -> list[str]:
-        """Ids of the documents a filter lets through."""
-        return [
+    def restrict(
+        self, where: DocumentFilter, document_ids: Sequence[str] = (), heading: str = ""
+    ) -> Filters:
+        """Retrieval filters for the documents `where` lets through (and among `document_ids`,
+        when given); no document left gives an id that matches nothing."""
+        facts = self.document_facts()
+        if not document_ids and all(where.matches(f, self.gazetteer) for f in facts.values()):
+            return Filters(heading=heading)
+        wanted = set(document_ids)
+        allowed = [
             doc_id
-            for doc_id, f in self.document_facts().items()
-            if where.matches(f, self.gazetteer)
+            for doc_id, f in facts.items()
+            if (not wanted or doc_id in wanted) and where.matches(f, self.gazetteer)
         ]
+        return Filters(allowed or [NO_DOCUMENT], heading)
 
     def answer_filters(
         self, question: str, where: DocumentFilter | None = None, document_ids: Sequence[str] = ()
@@ -146,19 +156,13 @@ class Assistant:
         """What an answer may draw on: the filter's documents, current versions only, or the
         superseded ones when the question asks for an older version ("修订前", "旧版")."""
         where = where or DocumentFilter()
-        facts = self.document_facts()
         if not where.status:
             # A question about an older version is answered from the older versions loaded.
             old = OLD_VERSION.search(question) is not None
-            if not old or any(f.get("status") == "superseded" for f in facts.values()):
+            facts = self.document_facts().values()
+            if not old or any(f.get("status") == "superseded" for f in facts):
                 where = replace(where, status="superseded" if old else "current")
-        if not document_ids and all(where.matches(f, self.gazetteer) for f in facts.values()):
-            return Filters()
-        allowed = self.documents_where(where)
-        if document_ids:
-            allowed = [d for d in allowed if d in set(document_ids)]
-        # No document left: an id that matches nothing, so the answer abstains.
-        return Filters(allowed or ["\x00none"])
+        return self.restrict(where, document_ids)
 
     def jurisdictions(self) -> Jurisdictions:
         """Whose rule each document is, renewed with the index."""
@@ -208,9 +212,7 @@ class Assistant:
         """Passages for a query, best first; `where` keeps only some kinds of document."""
         if where:
             filters = filters or Filters()
-            allowed = set(self.documents_where(where))
-            ids = [d for d in filters.document_ids if d in allowed] if filters.document_ids else []
-            filters = Filters(ids or sorted(allowed) or ["\x00none"], filters.heading)
+            filters = self.restrict(where, filters.document_ids, filters.heading)
         hits = self.retriever.search(query, top_k, filters)
         facts = self.document_facts()
         for h in hits:

@@ -175,13 +175,6 @@ class Settings(BaseSettings):
     # OCR
     ocr: bool = Field(True, description="Run OCR (rapidocr) on PDF pages that have no text layer.")
 
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return value
-
     @field_validator("trusted_proxies")
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
@@ -191,9 +184,9 @@ class Settings(BaseSettings):
             ipaddress.ip_network(v, strict=False)  # ValueError names the bad entry
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         # Operators write "https://a, https://b" as often as a JSON list; accept both.
         if isinstance(value, str):
             value = value.strip()

@@ -14,14 +14,37 @@ from typing import Any
 import httpx
 import uvicorn
 
+from api.main import create_app
+from assistant.settings import Settings, get_settings
+
 ADMIN_KEY = "admin-test-key-0123456789"
 
 
-class LiveServer:
-    """`with LiveServer(app) as url:` serves `app` with uvicorn in a thread on 127.0.0.1:<free port>."""
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings with every path under `tmp`, plus overrides."""
+    base: dict[str, Any] = {
+        "index_dir": tmp / "index",
+        "upload_dir": tmp / "uploads",
+        "corpus_dir": tmp / "corpus",
+    }
+    return get_settings(**{**base, **overrides})
 
-    def __init__(self, app: Any) -> None:
+
+def serve_shared(assistant: Any, tmp: Path, **overrides: Any) -> LiveServer:
+    """A server over an already loaded Assistant (no index load: starts in milliseconds)."""
+    app = create_app(make_settings(tmp, **overrides), assistant_factory=lambda s: assistant)
+    return LiveServer(app)
+
+
+class LiveServer:
+    """`with LiveServer(app) as url:` serves `app` with uvicorn in a thread on 127.0.0.1:<free port>.
+
+    `port` picks the port instead, so a stopped server can come back at the same URL.
+    """
+
+    def __init__(self, app: Any, port: int = 0) -> None:
         self.app = app
+        self.port = port
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -30,8 +53,8 @@ class LiveServer:
     def __enter__(self) -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, log_level="warning", ws="none", lifespan="on", timeout_graceful_shutdown=5
         )
@@ -46,7 +69,7 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.1:{self.port}"
         return self.url
 
     def __exit__(self, *exc: object) -> None:

@@ -13,30 +13,16 @@ from server_utils import (
     ADMIN_KEY,
     LiveServer,
     assert_envelope,
+    make_settings,
+    serve_shared,
     sse_events,
     wait_ready,
 )
 
 from api.main import create_app
-from assistant.settings import get_settings
 
 QUESTION = "战略性新兴产业的工业用地，里面配套的宿舍食堂这类用房最多能占多少比例？"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def make_settings(tmp: Path, **overrides: Any) -> Any:
-    base: dict[str, Any] = {
-        "index_dir": tmp / "index",
-        "upload_dir": tmp / "uploads",
-        "corpus_dir": tmp / "corpus",
-    }
-    return get_settings(**{**base, **overrides})
-
-
-def serve_shared(seed_assistant: Any, tmp: Path, **overrides: Any) -> LiveServer:
-    """A server over the session's read-only seed Assistant (no index load: starts in milliseconds)."""
-    app = create_app(make_settings(tmp, **overrides), assistant_factory=lambda s: seed_assistant)
-    return LiveServer(app)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server_utils import wait_ready
-from tests.test_api import serve_shared
+from tests.server_utils import serve_shared, wait_ready
 
 SECRET = "admin-secret-do-not-leak"
 

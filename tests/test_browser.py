@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -159,6 +160,20 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def host_site(folder: Path) -> Iterator[int]:
+    """A plain static web server for `folder` (the bureau's own pages); yields its port."""
+    host = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=host.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(host.server_address[1])
+    finally:
+        host.shutdown()
+        host.server_close()
+        thread.join(timeout=5)
+
+
 @dataclass
 class Site:
     main: str  # kiosk/staff/widget server (seed corpus + the <script> document)
@@ -211,46 +226,39 @@ def site(
     tmp = tmp_path_factory.mktemp("browser")
     host_dir = tmp / "host"
     host_dir.mkdir()
-    host = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(host_dir)))
-    host_port = int(host.server_address[1])
-    host_thread = threading.Thread(target=host.serve_forever, daemon=True)
-    host_thread.start()
-
-    main = Server(
-        "main",
-        shutil.copytree(seed_index_dir, tmp / "index-main"),
-        tmp,
-        PA_API_KEY=ADMIN_KEY,
-        PA_CORS_ORIGINS=f'["http://127.0.0.1:{host_port}"]',
-        PA_IDLE_RESET_SECONDS="600",
-    )
-    idle = Server(
-        "idle",
-        shutil.copytree(seed_index_dir, tmp / "index-idle"),
-        tmp,
-        PA_IDLE_RESET_SECONDS=str(IDLE_SECONDS),
-    )
-    try:
-        main.start()
-        idle.start()
-        main.wait_ready()
-        idle.wait_ready()
-        seed_docs = httpx.get(f"{main.url}/api/documents", timeout=10).json()["documents"]
-        assert len(seed_docs) == 1
-        # Upload the test document while both servers answer a first (cold) question.
-        with ThreadPoolExecutor(3) as pool:
-            warm = [pool.submit(warm_up, server.url) for server in (main, idle)]
-            script_doc = pool.submit(upload_script_document, main.url).result()
-            for future in warm:
-                future.result()
-        (host_dir / "host.html").write_text(host_page(main.url), encoding="utf-8")
-        yield Site(main.url, idle.url, host_port, seed_docs[0]["id"], script_doc)
-    finally:
-        main.stop()
-        idle.stop()
-        host.shutdown()
-        host.server_close()
-        host_thread.join(timeout=5)
+    with host_site(host_dir) as host_port:
+        main = Server(
+            "main",
+            shutil.copytree(seed_index_dir, tmp / "index-main"),
+            tmp,
+            PA_API_KEY=ADMIN_KEY,
+            PA_CORS_ORIGINS=f'["http://127.0.0.1:{host_port}"]',
+            PA_IDLE_RESET_SECONDS="600",
+        )
+        idle = Server(
+            "idle",
+            shutil.copytree(seed_index_dir, tmp / "index-idle"),
+            tmp,
+            PA_IDLE_RESET_SECONDS=str(IDLE_SECONDS),
+        )
+        try:
+            main.start()
+            idle.start()
+            main.wait_ready()
+            idle.wait_ready()
+            seed_docs = httpx.get(f"{main.url}/api/documents", timeout=10).json()["documents"]
+            assert len(seed_docs) == 1
+            # Upload the test document while both servers answer a first (cold) question.
+            with ThreadPoolExecutor(3) as pool:
+                warm = [pool.submit(warm_up, server.url) for server in (main, idle)]
+                script_doc = pool.submit(upload_script_document, main.url).result()
+                for future in warm:
+                    future.result()
+            (host_dir / "host.html").write_text(host_page(main.url), encoding="utf-8")
+            yield Site(main.url, idle.url, host_port, seed_docs[0]["id"], script_doc)
+        finally:
+            main.stop()
+            idle.stop()
 
 
 # ----------------------------------------------------------------------------- browser ---------

@@ -13,20 +13,14 @@ import contextlib
 import csv
 import io
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from server_utils import LiveServer, wait_ready
+from server_utils import LiveServer, make_settings, serve_shared, wait_ready
 from test_browser import (  # noqa: F401  (browser and tabs are fixtures used by name)
     ANSWER_TIMEOUT,
     ARTIFACTS,
@@ -34,18 +28,17 @@ from test_browser import (  # noqa: F401  (browser and tabs are fixtures used by
     PORTRAIT,
     QUESTION_15,
     UNANSWERABLE,
-    QuietHandler,
     ask,
     browser,
     browser_test,
     expect,
+    host_site,
     tabs,
 )
 from test_feedback import read_qr
 
 from api.feedback import FEEDBACK_FILE, FeedbackStore
 from api.main import create_app
-from assistant.settings import get_settings
 
 ADMIN_KEY = "kiosk-test-admin-key"
 PHONE = {"width": 390, "height": 844}
@@ -63,46 +56,6 @@ ADMIN_STORE = "policy-assistant.admin-key"
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled")
-
-
-def make_settings(tmp: Path, **overrides: Any) -> Any:
-    base: dict[str, Any] = {
-        "index_dir": tmp / "index",
-        "upload_dir": tmp / "uploads",
-        "corpus_dir": tmp / "corpus",
-        "idle_reset_seconds": 600,
-    }
-    return get_settings(**{**base, **overrides})
-
-
-class PortServer(LiveServer):
-    """LiveServer on a chosen port (0: any free one), so a stopped server can come back at the same URL."""
-
-    def __init__(self, app: Any, port: int = 0) -> None:
-        super().__init__(app)
-        self.port = port
-
-    def __enter__(self) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", ws="none", lifespan="on", timeout_graceful_shutdown=5
-        )
-        self._server = uvicorn.Server(config)
-        self._sock = sock
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-        return self.url
 
 
 def phone_host_page(server: str) -> str:
@@ -138,22 +91,20 @@ def kiosk(
     tmp = tmp_path_factory.mktemp("kiosk")
     host_dir = tmp / "host"
     host_dir.mkdir()
-    host = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(host_dir)))
-    host_port = int(host.server_address[1])
-    host_thread = threading.Thread(target=host.serve_forever, daemon=True)
-    host_thread.start()
-    settings = make_settings(
-        tmp, api_key=ADMIN_KEY, cors_origins=[f"http://127.0.0.1:{host_port}"], **CONTACT
-    )
-    try:
-        with LiveServer(create_app(settings, assistant_factory=lambda s: seed_assistant)) as url:
+    with host_site(host_dir) as host_port:
+        origin = f"http://127.0.0.1:{host_port}"
+        kiosk = serve_shared(
+            seed_assistant,
+            tmp,
+            api_key=ADMIN_KEY,
+            cors_origins=[origin],
+            idle_reset_seconds=600,
+            **CONTACT,
+        )
+        with kiosk as url:
             wait_ready(url)
             (host_dir / "phone.html").write_text(phone_host_page(url), encoding="utf-8")
             yield Kiosk(url, tmp / "index", host_port)
-    finally:
-        host.shutdown()
-        host.server_close()
-        host_thread.join(timeout=5)
 
 
 def box(locator: Any) -> dict[str, float]:
@@ -449,8 +400,10 @@ def test_a_reload_while_the_server_is_down_shows_the_offline_shell(
     tabs: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    app = create_app(make_settings(tmp_path), assistant_factory=lambda s: seed_assistant)
-    server = PortServer(app)
+    app = create_app(
+        make_settings(tmp_path, idle_reset_seconds=600), assistant_factory=lambda s: seed_assistant
+    )
+    server = LiveServer(app)
     url = server.__enter__()
     try:
         wait_ready(url)
@@ -485,7 +438,7 @@ def test_a_reload_while_the_server_is_down_shows_the_offline_shell(
     shot(page, "kiosk-offline-shell-portrait")
 
     # The server comes back at the same address: 重试 brings the suggestions.
-    with PortServer(app, server.port) as again:
+    with LiveServer(app, server.port) as again:
         assert again == url
         wait_ready(url)
         retry.click()

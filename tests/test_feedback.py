@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 import segno
-from server_utils import ADMIN_KEY, LiveServer, assert_envelope, sse_events, wait_ready
+from server_utils import (
+    ADMIN_KEY,
+    LiveServer,
+    assert_envelope,
+    make_settings,
+    serve_shared,
+    sse_events,
+    wait_ready,
+)
 
 from api.feedback import (
     FEEDBACK_FILE,
@@ -33,7 +41,6 @@ from api.followups import follow_up_questions
 from api.main import create_app
 from api.schemas import AskResponse, CitationOut, DocumentFacts, Source
 from api.takehome import QR_MAX_BYTES, TRUNCATED, qr_svg, takehome_text
-from assistant.settings import get_settings
 
 QUESTION = "战略性新兴产业的工业用地，里面配套的宿舍食堂这类用房最多能占多少比例？"
 DECLINED = "杭州的二手房带押过户要准备哪些材料？"
@@ -293,15 +300,6 @@ def test_follow_ups_are_questions_not_already_asked() -> None:
 # ----------------------------------------------------------------------------- over HTTP -----
 
 
-def make_settings(tmp: Path, **overrides: Any) -> Any:
-    base: dict[str, Any] = {
-        "index_dir": tmp / "index",
-        "upload_dir": tmp / "uploads",
-        "corpus_dir": tmp / "corpus",
-    }
-    return get_settings(**{**base, **overrides})
-
-
 @dataclass
 class Served:
     url: str
@@ -312,9 +310,7 @@ class Served:
 def served(seed_assistant: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A kiosk server with an admin key and a service-hall contact."""
     tmp = tmp_path_factory.mktemp("feedback")
-    settings = make_settings(tmp, api_key=ADMIN_KEY, **CONTACT)
-    app = create_app(settings, assistant_factory=lambda s: seed_assistant)
-    with LiveServer(app) as url:
+    with serve_shared(seed_assistant, tmp, api_key=ADMIN_KEY, **CONTACT) as url:
         wait_ready(url)
         yield Served(url, tmp / "index")
 

@@ -9,16 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from server_utils import LiveServer, assert_envelope, wait_ready
+from server_utils import assert_envelope, serve_shared, wait_ready
 
-from api.main import create_app
 from assistant.ingest import build_document, read_sidecar
 from assistant.precedents import (
     Casebook,
     Extractor,
     MeasureTable,
     Section,
-    extractor,
     matches,
     sections_of,
 )
@@ -42,7 +40,7 @@ RULE = (
 
 @pytest.fixture(scope="module")
 def ex() -> Extractor:
-    return extractor(get_settings().userdict_path)
+    return Extractor(get_settings().userdict_path)
 
 
 @pytest.fixture(scope="module")
@@ -244,11 +242,7 @@ def test_sections_follow_the_headlines() -> None:
 
 @pytest.fixture(scope="module")
 def server(seed_assistant: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("precedents")
-    settings = get_settings(
-        index_dir=tmp / "index", upload_dir=tmp / "uploads", corpus_dir=tmp / "corpus"
-    )
-    with LiveServer(create_app(settings, assistant_factory=lambda s: seed_assistant)) as url:
+    with serve_shared(seed_assistant, tmp_path_factory.mktemp("precedents")) as url:
         wait_ready(url)
         yield url
 

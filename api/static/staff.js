@@ -322,6 +322,24 @@ function termsLine(match) {
   return line;
 }
 
+/** A passage or case card's 阅读全文 and 复制引用 buttons, also on Enter and C when it has focus. */
+function withActions(card, read, copy) {
+  card.append(el("div", { class: "hit-actions" },
+    el("button", { type: "button", class: "btn read", onclick: read }, "阅读全文"),
+    el("button", { type: "button", class: "btn copy", onclick: copy }, "复制引用"),
+  ));
+  card.addEventListener("keydown", (e) => {
+    if (e.target !== card) return;
+    if (e.key === "Enter") {
+      e.preventDefault();
+      read();
+    } else if (e.key === "c" || e.key === "C") {
+      e.preventDefault();
+      copy();
+    }
+  });
+}
+
 function hitCard(hit) {
   const meta = el("div", { class: "hit-meta" },
     headingLabel(hit.heading) ? el("span", { class: "heading" }, headingLabel(hit.heading)) : null,
@@ -336,21 +354,8 @@ function hitCard(hit) {
     tabindex: "0",
     dataset: { doc: hit.documentId, start: String(hit.start), end: String(hit.end) },
     "aria-label": `${hit.title} ${headingLabel(hit.heading)}`,
-  }, meta, facts, termsLine(hit.match), textNode,
-  el("div", { class: "hit-actions" },
-    el("button", { type: "button", class: "btn read", onclick: () => openReader(hit, card) }, "阅读全文"),
-    el("button", { type: "button", class: "btn copy", onclick: () => copyCitation(hit, textNode) }, "复制引用"),
-  ));
-  card.addEventListener("keydown", (e) => {
-    if (e.target !== card) return;
-    if (e.key === "Enter") {
-      e.preventDefault();
-      openReader(hit, card);
-    } else if (e.key === "c" || e.key === "C") {
-      e.preventDefault();
-      copyCitation(hit, textNode);
-    }
-  });
+  }, meta, facts, termsLine(hit.match), textNode);
+  withActions(card, () => openReader(hit, card), () => copyCitation(hit, textNode));
   card.hit = hit;
   return card;
 }
@@ -789,21 +794,8 @@ function caseCard(c) {
   c.figures.length ? el("div", { class: "case-row case-figures" }, el("b", {}, "数字"), chips(c.figures, "fig")) : null,
   c.parties.length ? el("div", { class: "case-row case-parties" }, el("b", {}, "相关企业"), chips(c.parties, "party")) : null,
   el("blockquote", { class: "case-quote" }, highlighted(src.quote, [])),
-  el("div", { class: "case-source" }, `《${src.title || "未命名文件"}》${headingLabel(src.heading) ? ` · ${headingLabel(src.heading)}` : ""} · `, factsLine(c.document)),
-  el("div", { class: "hit-actions" },
-    el("button", { type: "button", class: "btn read", onclick: () => openReader(hit, card) }, "阅读全文"),
-    el("button", { type: "button", class: "btn copy", onclick: () => copyCase(c) }, "复制引用"),
-  ));
-  card.addEventListener("keydown", (e) => {
-    if (e.target !== card) return;
-    if (e.key === "Enter") {
-      e.preventDefault();
-      openReader(hit, card);
-    } else if (e.key === "c" || e.key === "C") {
-      e.preventDefault();
-      copyCase(c);
-    }
-  });
+  el("div", { class: "case-source" }, `《${src.title || "未命名文件"}》${headingLabel(src.heading) ? ` · ${headingLabel(src.heading)}` : ""} · `, factsLine(c.document)));
+  withActions(card, () => openReader(hit, card), () => copyCase(c));
   card.hit = hit;
   card.case = c;
   return card;

@@ -22,9 +22,7 @@ from ..places import Jurisdictions
 YEARS = {"今年": 0, "本年": 0, "本年度": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}
 MONTHS = {"本月": 0, "上月": -1, "上个月": -1}
 RECENT = ("近日", "日前", "近期")
-RELATIVE = re.compile(
-    "|".join(sorted([*YEARS, *MONTHS, *RECENT], key=len, reverse=True)) + r"|(?<!\d)同期"
-)
+RELATIVE = re.compile("|".join(sorted([*YEARS, *MONTHS, *RECENT], key=len, reverse=True)))
 # A question that wants the present state of things, which an older source may not show.
 NOW = re.compile(r"今年|最新|目前|现在|现行|当前|如今|最近|新规")
 NATIONAL = "全国"
@@ -53,8 +51,7 @@ def date_notes(citations: Sequence[Citation]) -> list[str]:
     """
     notes = []
     for c in citations:
-        words = [w for w in dict.fromkeys(m.group() for m in RELATIVE.finditer(c.quote))]
-        words = [w for w in words if w != "同期"]
+        words = list(dict.fromkeys(m.group() for m in RELATIVE.finditer(c.quote)))
         if not words:
             continue
         date = c.document.get("date", "")
