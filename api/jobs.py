@@ -24,6 +24,7 @@ from assistant.errors import AssistantError
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
+    from assistant.index import DocumentRecord
     from assistant.service import Assistant
 
     from .shared import JobStore
@@ -51,6 +52,8 @@ class Job:
     document_id: str | None = None
     result: str | None = None
     chunks: int | None = None
+    searchable: bool = False  # by its words, as soon as it is written; vectors follow
+    vectors_done: int | None = None
     error: str | None = None
     created_at: str = ""
     started_at: str | None = None
@@ -141,13 +144,26 @@ class JobRegistry:
 
     def submit_upload(self, up: StoredUpload) -> Job:
         job = self._new("upload", up.filename, up.document_id)
-        self._executor.submit(self._run, job, lambda bot: self._ingest_upload(bot, up))
+        self._executor.submit(self._run, job, lambda bot: self._ingest_upload(bot, up, job))
         return job
 
-    def _ingest_upload(self, bot: Assistant, up: StoredUpload) -> dict[str, Any]:
+    def _ingest_upload(self, bot: Assistant, up: StoredUpload, job: Job) -> dict[str, Any]:
+        def searchable(record: DocumentRecord) -> None:
+            pending = record.dense_pending
+            self._update(
+                job, searchable=True, chunks=record.chunks, vectors_done=0 if pending else None
+            )
+
+        def embedded(n: int) -> None:
+            self._update(job, vectors_done=(job.vectors_done or 0) + n)
+
         try:
             doc_id, status, chunks = bot.ingest_bytes(
-                up.path.read_bytes(), up.name, dict(up.metadata)
+                up.path.read_bytes(),
+                up.name,
+                dict(up.metadata),
+                on_searchable=searchable,
+                tick=embedded,
             )
         except BaseException:
             self._forget_file(up.path, keep_if_indexed=True)
@@ -175,6 +191,18 @@ class JobRegistry:
         """A deleted document's stored uploads go too."""
         for f in self.upload_dir.glob(f"{doc_id}-*"):
             f.unlink(missing_ok=True)
+
+    # ----- vectors a stopped worker left pending ---------------------------------------------
+
+    def submit_vectors(self, pending: int) -> Job:
+        """Finish the vectors of documents searchable by their words only (after a crash)."""
+        job = self._new("vectors", f"{pending} documents")
+        self._executor.submit(self._run, job, self._fill_pending)
+        return job
+
+    def _fill_pending(self, bot: Assistant) -> dict[str, Any]:
+        filled, chunks = bot.fill_pending()
+        return {"result": f"vectors stored for {filled} documents", "chunks": chunks}
 
     # ----- reindex --------------------------------------------------------------------------
 

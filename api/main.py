@@ -41,8 +41,12 @@ def _default_factory(settings: Settings) -> object:
 async def load_and_prime(app: FastAPI) -> None:
     """Load the index, then check the kiosk's suggested questions against it."""
     await load_assistant(app)
-    if app.state.assistant is not None:
-        await asyncio.to_thread(pages.prime, app.state.assistant)
+    bot = app.state.assistant
+    if bot is not None:
+        # A worker stopped mid-ingest leaves documents searchable by their words only.
+        if bot.embedder is not None and (pending := await asyncio.to_thread(bot.index.pending)):
+            app.state.jobs.submit_vectors(len(pending))
+        await asyncio.to_thread(pages.prime, bot)
 
 
 def create_app(

@@ -67,6 +67,9 @@ class Ready(BaseModel):
     chunks: int
     embedder: str
     jobs_pending: int = 0
+    vectors_pending: int = Field(
+        0, description="Documents searchable by their words whose vectors are still computed."
+    )
 
 
 # ----- search -------------------------------------------------------------------------------
@@ -433,6 +436,9 @@ class DocumentSummary(BaseModel):
     filename: str = Field(description="The file's name as ingested or uploaded (display only).")
     ocr_pages: list[int] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    vectors_pending: bool = Field(
+        False, description="Searchable by its words; its vectors are still being computed."
+    )
     facts: DocumentFacts = Field(
         default_factory=lambda: DocumentFacts(),
         description="Date, issuer, jurisdiction, kind and status: an admin's edit, else the "
@@ -454,6 +460,7 @@ class DocumentSummary(BaseModel):
             filename=filename,
             ocr_pages=list(r.ocr_pages),
             metadata=meta,
+            vectors_pending=r.dense_pending,
             facts=DocumentFacts.of(facts or {}),
         )
 
@@ -476,7 +483,7 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["upload", "reindex"]
+    kind: Literal["upload", "reindex", "vectors"]
     status: JobStatus
     filename: str = ""
     document_id: str | None = None
@@ -484,6 +491,12 @@ class JobOut(BaseModel):
         None, description="added, updated or unchanged (uploads); a summary (reindex)."
     )
     chunks: int | None = None
+    searchable: bool = Field(
+        False, description="The document answers searches by its words (its vectors may follow)."
+    )
+    vectors_done: int | None = Field(
+        None, description="Chunks whose vectors are stored, while they are computed."
+    )
     error: str | None = None
     created_at: str
     started_at: str | None = None

@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("serve", "Serve the HTTP API and web pages.", cmd_serve)
     c.add_argument("--host", default=None)
     c.add_argument("--port", type=int, default=None)
+    c.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (each loads the index; they share jobs and rate counts)",
+    )
     return p
 
 
@@ -304,10 +310,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.main import create_app
 
-    # The app is built here from these settings (--index included), not through the environment.
-    uvicorn.run(
-        create_app(settings), host=args.host or settings.host, port=args.port or settings.port
-    )
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers <= 1:
+        # The app is built here from these settings (--index included), not through the environment.
+        uvicorn.run(create_app(settings), host=host, port=port)
+        return 0
+    # Worker processes build their own app from the environment: hand them --index, and split
+    # the cores between them unless told otherwise.
+    os.environ["PA_INDEX_DIR"] = str(settings.index_dir)
+    if "PA_EMBED_THREADS" not in os.environ and not settings.embed_threads:
+        os.environ["PA_EMBED_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=args.workers)
     return 0
 
 

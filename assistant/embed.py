@@ -174,7 +174,7 @@ class QueryBatcher:
                 self._leading = True
         try:
             if lead:
-                self._lead()
+                self._lead(request)
         finally:
             with self._cv:
                 self._inflight -= 1
@@ -183,14 +183,21 @@ class QueryBatcher:
         assert request.vectors is not None
         return request.vectors
 
-    def _lead(self) -> None:
-        """Embed queued batches until the queue is empty, then hand the lead back."""
+    def _lead(self, own: _Request) -> None:
+        """Embed queued batches, oldest first, until `own` is done; then hand the lead to a waiter.
+
+        (Leading until the queue is empty would, under steady load, never answer `own`.)
+        """
         while True:
             with self._cv:
-                others = self._inflight > 1
+                others = self._inflight > 1 and not own.done
             if others and self.window > 0:
                 time.sleep(self.window)  # let the requests already in flight join this batch
             with self._cv:
+                if own.done or not self._queue:
+                    self._leading = False
+                    self._cv.notify_all()
+                    return
                 batch: list[_Request] = []
                 size = 0
                 while self._queue and (
@@ -198,10 +205,6 @@ class QueryBatcher:
                 ):
                     size += len(self._queue[0].texts)
                     batch.append(self._queue.pop(0))
-                if not batch:
-                    self._leading = False
-                    self._cv.notify_all()
-                    return
             vectors: np.ndarray | None = None
             error: BaseException | None = None
             try:

@@ -1,20 +1,25 @@
-"""The index: chunk vectors and document records in Chroma, a BM25 index rebuilt from them.
+"""The index: chunk vectors and document records in Chroma, and readers' snapshots built from them.
 
 Chroma is the single source of truth, so several workers sharing a Chroma server see the same
 documents. A document becomes visible only when its record is written, after all of its chunks:
 readers ignore chunks whose content hash differs from their document's record.
+
+A document can be written in two steps: `stage` puts its chunks (without vectors) in a `pending`
+collection and commits its record, so it is searchable by its words at once; `fill` then stores the
+chunks with their vectors in the dense collection and marks the record whole. Either step is one
+commit of the record, so a crash in between leaves the document whole and searchable, its vectors
+pending (`pending()` lists them; `ingest` resumes them).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,42 +28,20 @@ import numpy as np
 
 from .embed import slug
 from .errors import IndexNotReady, NotFound
-from .lexical import BM25
+from .lexical import TermIds
 from .models import Chunk, Document, PageSpan
 from .settings import Settings
-from .tokenize import TOKENIZER_VERSION
+from .snapshot import DocumentRecord, Segment, SegmentCache, Snapshot, segment_key
 
 log = logging.getLogger(__name__)
 
 META_ID = "__meta__"
 BATCH = 1000
+LIGHT_HNSW = {"batch_size": 10, "sync_threshold": 10}
+# Past this many documents to (re)load, one paged read of every chunk beats a query per document.
+FETCH_ONE_BY_ONE = 16
 
-
-@dataclass
-class DocumentRecord:
-    """What the index knows about a document, without its text."""
-
-    id: str
-    title: str
-    source: str
-    doc_type: str
-    content_hash: str
-    chunks: int
-    pages: int
-    ingested_at: str
-    ocr_pages: list[int] = field(default_factory=list)
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Snapshot:
-    """An immutable view for readers; a refresh swaps in a new one whole."""
-
-    generation: str
-    documents: dict[str, DocumentRecord]
-    chunks: list[Chunk]
-    by_id: dict[str, int]
-    bm25: BM25
+__all__ = ["DocumentRecord", "Index", "Snapshot", "exists", "make_client", "page_spans"]
 
 
 def make_client(settings: Settings) -> Any:
@@ -89,16 +72,33 @@ class Index:
         self._chunks = self._client.get_or_create_collection(
             f"{prefix}-chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
-        self._docs = self._client.get_or_create_collection(
-            f"{prefix}-docs", embedding_function=None
-        )
-        self._token_cache_path = settings.index_dir / f"lexical-{prefix}.json"
-        self._tokens: dict[str, list[str]] = self._load_token_cache()
+        self._docs = self._light(f"{prefix}-docs")
+        self._pending = self._light(f"{prefix}-pending")
+        self._vocab = TermIds()
+        self._segments: dict[str, Segment] = {}
+        self._segment_files = SegmentCache(settings.index_dir / "lexical" / prefix)
         self._write_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._checked_at = 0.0
         self._snapshot: Snapshot | None = None
         self.refresh(force=True)
+
+    def _light(self, name: str) -> Any:
+        """A collection of few writes whose (dummy) vectors Chroma persists every few writes.
+
+        With Chroma's default (every 1,000 writes) a process replays the unpersisted part of the
+        log when it first touches the collection: 5 s per open for the records of 974 documents.
+        """
+        collection = self._client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": LIGHT_HNSW}
+        )
+        try:
+            hnsw = (collection.configuration or {}).get("hnsw") or {}
+            if hnsw.get("sync_threshold", 0) > LIGHT_HNSW["sync_threshold"]:  # made before
+                collection.modify(configuration={"hnsw": LIGHT_HNSW})
+        except Exception:  # an older server may not take it: slower opens, nothing else
+            log.warning("cannot set the persistence interval of %s", name, exc_info=True)
+        return collection
 
     # ----- reading -------------------------------------------------------------------------
 
@@ -149,24 +149,44 @@ class Index:
         return str(got["metadatas"][0].get("generation", "")) if got["ids"] else ""
 
     def _build(self, generation: str) -> Snapshot:
+        """Reuse the segments of unchanged documents; build (or load from file) the others."""
         docs = self._read_documents()
-        chunks = [
-            c
-            for c in self._read_chunks()
-            if c[1] == docs.get(c[0].document_id, _NO_DOC).content_hash
-        ]
-        ordered = sorted((c for c, _ in chunks), key=lambda c: (c.document_id, c.start, c.id))
-        fresh = False
-        for c in ordered:
-            if c.id not in self._tokens:
-                self._tokens[c.id] = self._tokenize(c.embed_text)
-                fresh = True
-        live = {c.id for c in ordered}
-        if fresh or len(self._tokens) != len(live):
-            self._tokens = {k: v for k, v in self._tokens.items() if k in live}
-            self._save_token_cache()
-        bm25 = BM25([self._tokens[c.id] for c in ordered])
-        return Snapshot(generation, docs, ordered, {c.id: i for i, c in enumerate(ordered)}, bm25)
+        if not self._segments:
+            self._segment_files.load_terms(self._vocab)
+        known_terms = len(self._vocab)
+        segments: dict[str, Segment] = {}
+        missing: list[DocumentRecord] = []
+        for doc_id, rec in docs.items():
+            key = segment_key(rec)
+            seg = self._segments.get(doc_id)
+            if seg is None or seg.key != key:
+                seg = self._segment_files.load(key, self._vocab)
+            if seg is None:
+                missing.append(rec)
+            else:
+                segments[doc_id] = seg
+        for rec, chunks in self._fetch(missing):
+            seg = Segment.build(segment_key(rec), chunks, self._tokenize, self._vocab)
+            segments[rec.id] = seg
+            if len(seg.chunks) == rec.chunks:
+                self._segment_files.save(seg, self._vocab)
+        self._segments = segments
+        if missing:
+            self._segment_files.prune([s.key for s in segments.values()])
+        if len(self._vocab) > known_terms:
+            self._segment_files.save_terms(self._vocab)
+        return Snapshot.merge(generation, docs, segments, self._vocab)
+
+    def _fetch(self, records: Sequence[DocumentRecord]) -> list[tuple[DocumentRecord, list[Chunk]]]:
+        """The chunks of each record's version, from the pending or the dense collection."""
+        if len(records) <= FETCH_ONE_BY_ONE:
+            return [(r, [c for c, _ in self._read_chunks(r)]) for r in records]
+        # Keyed by collection too: a version still pending may have some vectors stored already.
+        grouped: dict[tuple[bool, str, str], list[Chunk]] = {}
+        for pending, collection in ((False, self._chunks), (True, self._pending)):
+            for c, h in self._read_all(collection):
+                grouped.setdefault((pending, c.document_id, h), []).append(c)
+        return [(r, grouped.get((r.dense_pending, r.id, r.content_hash), [])) for r in records]
 
     def record(self, doc_id: str) -> DocumentRecord | None:
         """A document's committed record, read from the store (not the snapshot), or None."""
@@ -187,15 +207,33 @@ class Index:
                 out[doc_id] = DocumentRecord(**json.loads(meta["record"]))
         return out
 
-    def _read_chunks(self) -> list[tuple[Chunk, str]]:
+    def _read_chunks(self, record: DocumentRecord) -> list[tuple[Chunk, str]]:
+        """One document version's chunks, from where its record says they are."""
+        collection = self._pending if record.dense_pending else self._chunks
+        got = collection.get(
+            where={"$and": [{"doc_id": record.id}, {"hash": record.content_hash}]},
+            include=["documents", "metadatas"],
+        )
+        return _rows(got)
+
+    def pending_chunks(self, record: DocumentRecord) -> list[Chunk]:
+        """A staged version's chunks, in reading order (what `fill` needs after a restart)."""
+        chunks = [c for c, _ in self._read_chunks(replace(record, dense_pending=True))]
+        return sorted(chunks, key=lambda c: (c.start, c.id))
+
+    def pending(self) -> list[DocumentRecord]:
+        """Documents searchable by their words whose vectors are not stored yet."""
+        return [r for r in self._read_documents().values() if r.dense_pending]
+
+    @staticmethod
+    def _read_all(collection: Any) -> list[tuple[Chunk, str]]:
         out = []
         offset = 0
         while True:
-            got = self._chunks.get(
+            got = collection.get(
                 include=["documents", "metadatas"], limit=BATCH * 10, offset=offset
             )
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                out.append((_chunk_from(cid, text, meta), str(meta["hash"])))
+            out.extend(_rows(got))
             if len(got["ids"]) < BATCH * 10:
                 return out
             offset += len(got["ids"])
@@ -236,14 +274,24 @@ class Index:
         vectors: np.ndarray | None,
         refresh: bool = True,
     ) -> DocumentRecord:
-        """Store a document's chunks, then its record (the moment it becomes visible), then drop the
-        replaced version's chunks.
+        """Store a document's chunks with their vectors, then its record (the moment it becomes
+        visible), then drop the replaced version's chunks.
 
-        refresh=False skips rebuilding this process's view (a full re-read of the store, so per-document
-        rebuilds make a bulk ingest quadratic); readers pick the change up at their next periodic check.
+        refresh=False skips refreshing this process's view; readers pick the change up at their
+        next periodic check (a bulk ingest refreshes once, at the end).
         """
         if vectors is None:
             vectors = np.ones((len(chunks), 1), dtype=np.float32)
+        return self._commit(doc, chunks, vectors, refresh)
+
+    def stage(self, doc: Document, chunks: Sequence[Chunk], refresh: bool = True) -> DocumentRecord:
+        """Make a document searchable by its words now; `fill` adds its vectors later."""
+        return self._commit(doc, chunks, None, refresh)
+
+    def _commit(
+        self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray | None, refresh: bool
+    ) -> DocumentRecord:
+        staged = vectors is None
         record = DocumentRecord(
             id=doc.id,
             title=doc.title,
@@ -255,6 +303,7 @@ class Index:
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             ocr_pages=list(doc.ocr_pages),
             metadata=dict(doc.metadata),
+            dense_pending=staged,
         )
         with self._write_lock:
             # The version this write replaces, read before it commits: only that version's chunks
@@ -262,34 +311,83 @@ class Index:
             # one document at once, delete the chunks of the one that committed last (last
             # writer wins; the loser's chunks stay invisible until collect_garbage).
             before = self.record(doc.id)
-            for i in range(0, len(chunks), BATCH):
-                part = chunks[i : i + BATCH]
-                self._chunks.upsert(
-                    ids=[c.id for c in part],
-                    embeddings=vectors[i : i + BATCH].tolist(),
-                    documents=[c.text for c in part],
-                    metadatas=[_chunk_meta(c, doc.content_hash) for c in part],
-                )
-            # The record and the new generation go in one call, so other workers never miss a commit.
-            self._docs.upsert(
-                ids=[doc.id, META_ID],
-                embeddings=[[0.0], [0.0]],
-                documents=[doc.text, ""],
-                metadatas=[
-                    {
-                        "record": json.dumps(asdict(record), ensure_ascii=False),
-                        "pages": _pages_json(doc.pages),
-                    },
-                    {"generation": uuid.uuid4().hex},
-                ],
+            self._put_chunks(
+                self._pending if staged else self._chunks, chunks, doc.content_hash, vectors
             )
+            self._put_record(record, doc.text, _pages_json(doc.pages))
             if before is not None and before.content_hash != doc.content_hash:
-                self._chunks.delete(
-                    where={"$and": [{"doc_id": doc.id}, {"hash": before.content_hash}]}
-                )
+                self._drop_version(doc.id, before.content_hash)
         if refresh:
-            self.refresh(force=True)
+            self.refresh()
         return record
+
+    def fill(
+        self,
+        record: DocumentRecord,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        refresh: bool = True,
+    ) -> bool:
+        """Store a staged version's vectors and mark its record whole.
+
+        False (and nothing kept) when another version of the document was committed meanwhile.
+        """
+        with self._write_lock:
+            self._put_chunks(self._chunks, chunks, record.content_hash, vectors)
+            got = self._docs.get(ids=[record.id], include=["documents", "metadatas"])
+            now = (
+                DocumentRecord(**json.loads(got["metadatas"][0]["record"])) if got["ids"] else None
+            )
+            if now is None or now.content_hash != record.content_hash:
+                self._drop_version(record.id, record.content_hash)  # nobody sees it any more
+                return False
+            if now.dense_pending:
+                self._put_record(
+                    replace(now, dense_pending=False),
+                    got["documents"][0] or "",
+                    str(got["metadatas"][0].get("pages", "[]")),
+                )
+            self._pending.delete(
+                where={"$and": [{"doc_id": record.id}, {"hash": record.content_hash}]}
+            )
+        if refresh:
+            self.refresh()
+        return True
+
+    def _put_chunks(
+        self,
+        collection: Any,
+        chunks: Sequence[Chunk],
+        content_hash: str,
+        vectors: np.ndarray | None,
+    ) -> None:
+        for i in range(0, len(chunks), BATCH):
+            part = chunks[i : i + BATCH]
+            collection.upsert(
+                ids=[c.id for c in part],
+                # The pending collection holds no vectors; Chroma wants one per row all the same.
+                embeddings=[[0.0]] * len(part)
+                if vectors is None
+                else vectors[i : i + BATCH].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[_chunk_meta(c, content_hash) for c in part],
+            )
+
+    def _put_record(self, record: DocumentRecord, text: str, pages: str) -> None:
+        # The record and the new generation go in one call, so other workers never miss a commit.
+        self._docs.upsert(
+            ids=[record.id, META_ID],
+            embeddings=[[0.0], [0.0]],
+            documents=[text, ""],
+            metadatas=[
+                {"record": json.dumps(asdict(record), ensure_ascii=False), "pages": pages},
+                {"generation": uuid.uuid4().hex},
+            ],
+        )
+
+    def _drop_version(self, doc_id: str, content_hash: str) -> None:
+        for collection in (self._chunks, self._pending):
+            collection.delete(where={"$and": [{"doc_id": doc_id}, {"hash": content_hash}]})
 
     def delete(self, doc_id: str) -> None:
         """Remove a document: its record first (it disappears at once), then its chunks."""
@@ -298,20 +396,28 @@ class Index:
                 raise NotFound(f"no document with id {doc_id!r}")
             self._docs.delete(ids=[doc_id])
             self._bump()
-            self._chunks.delete(where={"doc_id": doc_id})
-        self.refresh(force=True)
+            for collection in (self._chunks, self._pending):
+                collection.delete(where={"doc_id": doc_id})
+        self.refresh()
 
     def collect_garbage(self) -> int:
-        """Delete chunks that belong to no committed document version (left by an interrupted ingest)."""
+        """Delete chunks that belong to no committed document version (left by an interrupted ingest).
+
+        Vectors already stored for a version still pending are kept: `fill` resumes over them.
+        """
         docs = self._read_documents()
-        stale = [
-            c.id
-            for c, h in self._read_chunks()
-            if docs.get(c.document_id, _NO_DOC).content_hash != h
-        ]
-        for i in range(0, len(stale), BATCH):
-            self._chunks.delete(ids=stale[i : i + BATCH])
-        return len(stale)
+        removed = 0
+        for collection in (self._chunks, self._pending):
+            stale = [
+                c.id
+                for c, h in self._read_all(collection)
+                if docs.get(c.document_id, _NO_DOC).content_hash != h
+                or (collection is self._pending and not docs[c.document_id].dense_pending)
+            ]
+            for i in range(0, len(stale), BATCH):
+                collection.delete(ids=stale[i : i + BATCH])
+            removed += len(stale)
+        return removed
 
     def _bump(self) -> None:
         self._docs.upsert(
@@ -320,26 +426,6 @@ class Index:
             documents=[""],
             metadatas=[{"generation": uuid.uuid4().hex}],
         )
-
-    # ----- lexical token cache ------------------------------------------------------------
-
-    def _load_token_cache(self) -> dict[str, list[str]]:
-        try:
-            data = json.loads(self._token_cache_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("version") != TOKENIZER_VERSION:
-            return {}
-        tokens = data.get("tokens")
-        return tokens if isinstance(tokens, dict) else {}
-
-    def _save_token_cache(self) -> None:
-        path = self._token_cache_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        payload = {"version": TOKENIZER_VERSION, "tokens": self._tokens}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
 
 
 _NO_DOC = DocumentRecord("", "", "", "", "", 0, 0, "")
@@ -374,6 +460,13 @@ def _chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
         embed_text=str(meta["embed_text"]),
         ocr=bool(meta["ocr"]),
     )
+
+
+def _rows(got: dict[str, Any]) -> list[tuple[Chunk, str]]:
+    return [
+        (_chunk_from(cid, text, meta), str(meta["hash"]))
+        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    ]
 
 
 def _pages_json(pages: Sequence[PageSpan]) -> str:

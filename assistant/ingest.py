@@ -19,7 +19,7 @@ from .embed import Embedder
 from .errors import AssistantError, IngestError, UnsupportedFormat
 from .index import DocumentRecord, Index
 from .metadata import derive, merged
-from .models import Document
+from .models import Chunk, Document
 from .parse import parse_bytes
 from .places import Gazetteer
 from .settings import Settings
@@ -181,20 +181,53 @@ def index_document(
     settings: Settings,
     tick: Callable[[int], None] = lambda n: None,
     refresh: bool = True,
+    on_searchable: Callable[[DocumentRecord], None] = lambda r: None,
 ) -> tuple[str, int]:
-    """Write one document unless unchanged; returns ("added"|"updated"|"unchanged", chunks)."""
+    """Write one document unless unchanged; returns ("added"|"updated"|"unchanged", chunks).
+
+    With an embedder the document is searchable by its words as soon as it is chunked
+    (`on_searchable` is told), and its vectors follow as they are computed.
+    """
+    status, record, chunks = place_document(doc, index, embedder is not None, settings, refresh)
+    on_searchable(record)
+    if record.dense_pending and embedder is not None:
+        fill_vectors(record, index, embedder, settings, tick, chunks, refresh)
+    return status, record.chunks
+
+
+def place_document(
+    doc: Document, index: Index, staged: bool, settings: Settings, refresh: bool = True
+) -> tuple[str, DocumentRecord, list[Chunk] | None]:
+    """Chunk and write a document (staged: without vectors yet) unless the index has it already."""
     existing = index.record(doc.id)
     if existing is not None and existing.content_hash == doc.content_hash:
-        return "unchanged", existing.chunks
+        return "unchanged", existing, None
     chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
     if not chunks:
         raise IngestError("the document produced no passages")
-    # All the slow work happens before the store is touched, so a crash leaves nothing half-written.
+    if staged:
+        record = index.stage(doc, chunks, refresh=refresh)
+    else:
+        record = index.write(doc, chunks, None, refresh=refresh)
+    return ("updated" if existing else "added"), record, chunks
+
+
+def fill_vectors(
+    record: DocumentRecord,
+    index: Index,
+    embedder: Embedder,
+    settings: Settings,
+    tick: Callable[[int], None] = lambda n: None,
+    chunks: Sequence[Chunk] | None = None,
+    refresh: bool = True,
+) -> bool:
+    """Compute and store a staged document's vectors; False if a newer version replaced it."""
+    chunks = list(chunks) if chunks is not None else index.pending_chunks(record)
     vectors = embed_chunks(
         embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick
     )
-    index.write(doc, chunks, vectors, refresh=refresh)
-    return ("updated" if existing else "added"), len(chunks)
+    assert vectors is not None  # an embedder always gives vectors
+    return index.fill(record, chunks, vectors, refresh=refresh)
 
 
 def _check_not_clobbering(known: DocumentRecord | None, path: Path, root: str | None) -> None:
@@ -259,6 +292,7 @@ def ingest_paths(
         if prune
         else set()
     )
+    pending: list[tuple[str, DocumentRecord, list[Chunk] | None]] = []
     for path, name, root in items:
         bar.set_postfix_str(name[-30:])
         if root is not None:
@@ -276,6 +310,8 @@ def ingest_paths(
             if known is not None and known.content_hash == digest:
                 report.skipped.append(name)
                 report.chunks += known.chunks
+                if known.dense_pending and embedder is not None:
+                    pending.append((name, known, None))  # an earlier run stopped before its vectors
                 bar.update(1)
                 continue
             _check_not_clobbering(known, path, meta.get("root"))
@@ -294,20 +330,27 @@ def ingest_paths(
             doc = build_document(
                 data, name, settings, meta, source=str(path.resolve()), gazetteer=gazetteer
             )
-            status, n = index_document(doc, index, embedder, settings, refresh=False)
+            status, record, chunks = place_document(
+                doc, index, embedder is not None, settings, refresh=False
+            )
             {"added": report.added, "updated": report.updated, "unchanged": report.skipped}[
                 status
             ].append(name)
-            report.chunks += n
-            if (fresh := index.record(doc_id)) is not None:
-                records[doc_id] = fresh
+            report.chunks += record.chunks
+            records[doc_id] = record
+            if record.dense_pending:
+                pending.append((name, record, chunks))
         except AssistantError as exc:
             report.failed.append((name, exc.message))
         except OSError as exc:
             report.failed.append((name, f"cannot read file: {exc.strerror or exc}"))
         bar.update(1)
     bar.close()
+    # Every document is searchable by its words from here; the vectors follow.
     index.refresh()
+    if embedder is not None and pending:
+        _fill_all(pending, index, embedder, settings, report, progress)
+        index.refresh()
     if prune:
         for doc_id, rec in list(index.snapshot.documents.items()):
             doc_root = rec.metadata.get("root", "")
@@ -316,3 +359,26 @@ def ingest_paths(
                 report.removed.append(rec.source)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _fill_all(
+    pending: Sequence[tuple[str, DocumentRecord, list[Chunk] | None]],
+    index: Index,
+    embedder: Embedder,
+    settings: Settings,
+    report: IngestReport,
+    progress: bool,
+) -> None:
+    """The vectors of every staged document; a failure leaves that one searchable by its words."""
+    from tqdm import tqdm
+
+    total = sum(r.chunks for _, r, _ in pending)
+    bar = tqdm(total=total, unit="chunk", disable=not progress, file=sys.stderr, desc="vectors")
+    for name, record, chunks in pending:
+        try:
+            fill_vectors(record, index, embedder, settings, bar.update, chunks, refresh=False)
+        except AssistantError as exc:
+            report.failed.append(
+                (name, f"searchable by its words, but its vectors failed: {exc.message}")
+            )
+    bar.close()

@@ -20,18 +20,16 @@ The document frequencies come from passage texts rather than BM25's own token st
 BM25 indexes each chunk with its document title: in a one-newsletter corpus every passage then
 "contains" 带押过户 and its idf is 0, which would make that term weightless here.
 
-Pure functions of texts, plus `TermStats`, a per-index-generation cache of document frequencies.
+Pure functions of texts, plus `TermStats`, the document frequencies over an index's passages.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from .chunk import sentences
 from .places import EXTENDERS
@@ -158,25 +156,12 @@ def keep(m: Match, min_coverage: float = MIN_COVERAGE) -> bool:
 
 
 class TermStats:
-    """Document frequencies over one generation of an index's passages, computed as asked."""
+    """Document frequencies over an index's passages, computed as asked (kept per index version
+    by its owner, `Assistant.view`)."""
 
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-    _cache: ClassVar[dict[str, TermStats]] = {}
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        self.texts = [normalise(t) for t in texts]
+    def __init__(self, texts: Iterable[str], normalised: bool = False) -> None:
+        self.texts = list(texts) if normalised else [normalise(t) for t in texts]
         self._df: dict[tuple[str, ...], int] = {}
-
-    @classmethod
-    def of(cls, generation: str, texts: Iterable[str]) -> TermStats:
-        """The stats of an index generation, built once (a newer generation replaces the old)."""
-        with cls._lock:
-            stats = cls._cache.get(generation)
-            if stats is None:
-                stats = cls(texts)
-                cls._cache.clear()
-                cls._cache[generation] = stats
-            return stats
 
     def df(self, term: QueryTerm) -> int:
         key = (term.text, *term.forms, "place" if term.place else "", "fig" if term.figure else "")

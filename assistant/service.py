@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -16,13 +18,14 @@ from .errors import IndexNotReady, NotFound
 from .evidence import Vocabulary
 from .generate import Generator, make_generator
 from .index import DocumentRecord, Index, Snapshot, exists
-from .ingest import IngestReport, build_document, index_document, ingest_paths
+from .ingest import IngestReport, build_document, fill_vectors, index_document, ingest_paths
 from .metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
 from .models import Answer, Hit
 from .places import Gazetteer, Jurisdictions
 from .precedents import Casebook, Extractor, Precedent
 from .retrieve import Filters, Retriever
 from .settings import Settings, get_settings
+from .snapshot import Segment
 from .tokenize import tokenize
 
 T = TypeVar("T")
@@ -72,6 +75,7 @@ class Assistant:
         self.edits = Edits(self.settings.index_dir / EDITS_FILE)
         # Views of the index renewed when it or the edits change: name → (version, value).
         self._views: dict[str, tuple[tuple[str, float], Any]] = {}
+        self._per_document: dict[str, dict[str, Any]] = {}
         self._casebook: Casebook | None = None
         self._casebook_lock = threading.Lock()
 
@@ -176,9 +180,22 @@ class Assistant:
 
     def vocabulary(self) -> Vocabulary:
         """The index's characters (to tell a word no document can hold), renewed with the index."""
-        return self.view(
-            "vocabulary", lambda snap: Vocabulary.of(c.embed_text for c in snap.chunks)
-        )
+
+        def build(snap: Snapshot) -> Vocabulary:
+            chars = self.per_document(
+                "chars", snap, lambda s: Vocabulary.of(c.embed_text for c in s.chunks).chars
+            )
+            return Vocabulary(frozenset().union(*chars))
+
+        return self.view("vocabulary", build)
+
+    def per_document(self, name: str, snap: Snapshot, build: Callable[[Segment], T]) -> list[T]:
+        """`build(segment)` for each document version of `snap`, in chunk order, kept across index
+        versions: after a change only the changed documents are computed (and held) anew."""
+        old = self._per_document.get(name, {})
+        new = {s.key: old[s.key] if s.key in old else build(s) for s in snap.segments}
+        self._per_document[name] = new
+        return [new[s.key] for s in snap.segments]
 
     def ingest(
         self, paths: Sequence[Path], progress: bool = False, prune: bool = True
@@ -195,12 +212,34 @@ class Assistant:
         )
 
     def ingest_bytes(
-        self, data: bytes, name: str, metadata: dict[str, str] | None = None
+        self,
+        data: bytes,
+        name: str,
+        metadata: dict[str, str] | None = None,
+        on_searchable: Callable[[DocumentRecord], None] = lambda r: None,
+        tick: Callable[[int], None] = lambda n: None,
     ) -> tuple[str, str, int]:
-        """Ingest one uploaded file; returns (document id, status, chunks)."""
+        """Ingest one uploaded file; returns (document id, status, chunks).
+
+        `on_searchable` is told when the document answers searches by its words; `tick` counts the
+        chunks whose vectors are computed after that.
+        """
         doc = build_document(data, name, self.settings, metadata, gazetteer=self.gazetteer)
-        status, n = index_document(doc, self.index, self.embedder, self.settings)
+        status, n = index_document(
+            doc, self.index, self.embedder, self.settings, tick, on_searchable=on_searchable
+        )
         return doc.id, status, n
+
+    def fill_pending(self) -> tuple[int, int]:
+        """Store the vectors of documents left searchable by their words only; (documents, chunks)."""
+        if self.embedder is None:
+            return 0, 0
+        done = chunks = 0
+        for record in self.index.pending():
+            if fill_vectors(record, self.index, self.embedder, self.settings):
+                done += 1
+                chunks += record.chunks
+        return done, chunks
 
     def search(
         self,
@@ -240,6 +279,19 @@ class Assistant:
         oldest first; `where` keeps only some kinds of document (current versions by default)."""
         from .answer import answer
 
+        # An extractive answer is a function of the question and the index version: kiosk
+        # suggestions are asked again and again. (A generated one is not cached: it may vary.)
+        cache = self.view("answers", lambda snap: _Recent(self.settings.answer_cache_size))
+        key = (
+            question,
+            tuple(history),
+            tuple(answers),
+            repr(where),
+            tuple(document_ids),
+            date.today(),
+        )
+        if self.generator is None and (hit := cache.get(key)) is not None:
+            return replace(hit, timings={**hit.timings, "cached": 1.0})
         result = answer(
             question,
             history,
@@ -252,4 +304,31 @@ class Assistant:
             settings=self.settings,
             filters=self.answer_filters(question, where, document_ids),
         )
+        if self.generator is None:
+            cache.put(key, replace(result))
         return result
+
+
+class _Recent:
+    """A small LRU map, safe across request threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)

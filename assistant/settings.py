@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     query_cache_size: int = Field(
         1024, description="Query vectors kept for repeated questions (kiosk suggestions repeat)."
     )
+    answer_cache_size: int = Field(
+        256,
+        description="Extractive answers kept per index version for questions asked again word for word (0: off).",
+    )
     query_batch_ms: float = Field(
         2.0,
         description="How long a query waits for others in flight to be embedded with it (milliseconds).",

@@ -5,6 +5,14 @@
 
 Questions come from bench/data/seed_qa.jsonl (follow-ups with their history), round robin. Only
 loopback targets are accepted, and the run is bounded by --duration (and at most --max-requests).
+
+    .venv/bin/python bench/load_api.py --concurrency 16 --duration 60 --compare --workers 2
+
+`--compare` measures, in the same run, the baseline server first (one worker, one query embedded at
+a time, no query-vector or answer cache: the service as it was before batching) and then the server
+as configured (`--workers`, batching and caches at their defaults), and prints the ratios.
+`--unique` makes every question text unique (a numbered suffix), so no cache ever hits: the
+pipeline's own cost. Without it the 79 questions repeat, as kiosk suggestions do.
 """
 
 from __future__ import annotations
@@ -55,7 +63,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(index: Path) -> tuple[subprocess.Popen[bytes], str]:
+BASELINE_ENV = {
+    "PA_QUERY_BATCH_MAX": "1",
+    "PA_QUERY_BATCH_MS": "0",
+    "PA_QUERY_CACHE_SIZE": "0",
+    "PA_ANSWER_CACHE_SIZE": "0",
+}
+
+
+def start_server(
+    index: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """`policy-assistant serve` on a free loopback port (building the seed index first if needed)."""
     exe = Path(sys.executable).with_name("policy-assistant")
     cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli"]
@@ -75,10 +93,22 @@ def start_server(index: Path) -> tuple[subprocess.Popen[bytes], str]:
         )
     port = free_port()
     env["PA_UPLOAD_DIR"] = str(index / "uploads")
+    env.update(extra_env or {})
     log_path = index.parent / "load_api-server.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [*cli, "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *cli,
+            "serve",
+            "--index",
+            str(index),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         cwd=REPO,
         stdout=log,
@@ -91,13 +121,43 @@ def start_server(index: Path) -> tuple[subprocess.Popen[bytes], str]:
         if proc.poll() is not None:
             raise SystemExit(f"server exited; see {log_path}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            # Every worker must be ready: ask a few times (each connection may land on another).
+            if all(
+                httpx.get(f"{url}/readyz", timeout=2).status_code == 200 for _ in range(4 * workers)
+            ):
                 return proc, url
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     proc.terminate()
     raise SystemExit("server not ready after 120 s")
+
+
+def _rss(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
 
 
 class RssSampler(threading.Thread):
@@ -110,10 +170,8 @@ class RssSampler(threading.Thread):
         self._halt = threading.Event()
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """The server's resident memory, its worker processes included."""
+        return sum(_rss(p) for p in [self.pid, *_descendants(self.pid)])
 
     def run(self) -> None:
         start = time.monotonic()
@@ -148,6 +206,7 @@ def run(
     duration: float,
     max_requests: int,
     timeout: float,
+    unique: bool = False,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     overheads: list[float] = []  # HTTP latency minus the library's own timings["total"]
@@ -164,6 +223,8 @@ def run(
                 if n >= max_requests:
                     return
                 item = questions[n % len(questions)]
+                if unique:
+                    item = {**item, "question": f"{item['question']}（问{n}）"}
                 started = time.perf_counter()
                 try:
                     r = http.post("/api/ask", json=item)
@@ -177,8 +238,9 @@ def run(
                 with lock:
                     if ok and body is not None:
                         latencies.append(elapsed)
-                        total = (body.get("timings") or {}).get("total")
-                        if isinstance(total, int | float):
+                        timings = body.get("timings") or {}
+                        total = timings.get("total")
+                        if isinstance(total, int | float) and not timings.get("cached"):
                             overheads.append(elapsed * 1000 - total)
                         outcomes[
                             "abstained"
@@ -205,8 +267,9 @@ def run(
                         errors["healthz"] += 1
                 time.sleep(0.5)
 
-    # One warm-up request so first-call costs are not counted.
-    httpx.post(f"{url}/api/ask", json=questions[0], timeout=timeout)
+    # Warm-up requests so first-call costs are not counted (a few per worker).
+    for q in questions[:8]:
+        httpx.post(f"{url}/api/ask", json=q, timeout=timeout)
     stop_at = time.monotonic() + duration
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
@@ -259,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
     p.add_argument("--qa", type=Path, default=REPO / "bench" / "data" / "seed_qa.jsonl")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes")
+    p.add_argument("--unique", action="store_true", help="no question repeats (no cache hits)")
+    p.add_argument(
+        "--compare", action="store_true", help="measure the baseline server first, same run"
+    )
     args = p.parse_args(argv)
     if not 1 <= args.concurrency <= 64:
         p.error("--concurrency must be between 1 and 64")
@@ -266,52 +334,88 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--duration must be in (0, 600]")
 
     questions = load_questions(args.qa)
-    proc = None
     if args.url:
         if urlparse(args.url).hostname not in LOOPBACK:
             p.error("--url must be a loopback address (127.0.0.1, localhost, ::1)")
-        url = args.url.rstrip("/")
-    else:
-        proc, url = start_server(args.index)
-    sampler = RssSampler(proc.pid) if proc is not None else None
-    if sampler is not None:
-        sampler.start()
-    try:
         result = run(
-            url, questions, args.concurrency, args.duration, args.max_requests, args.timeout
+            args.url.rstrip("/"),
+            questions,
+            args.concurrency,
+            args.duration,
+            args.max_requests,
+            args.timeout,
+            args.unique,
         )
-        if sampler is not None:
-            result["server_rss_mb"] = sampler.stop()
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=15)
+    else:
+        baseline = None
+        if args.compare:
+            baseline = measure(args, questions, 1, BASELINE_ENV)
+            show(baseline, "baseline (1 worker, no batching, no caches)")
+        result = measure(args, questions, args.workers, {})
+        if baseline is not None:
+            show(result, f"this build ({args.workers} workers, batching and caches on)")
+            print(
+                f"ratio: throughput {result['throughput_rps'] / baseline['throughput_rps']:.2f}x, "
+                f"p50 {result['p50_ms'] / baseline['p50_ms']:.2f}x, p95 {result['p95_ms'] / baseline['p95_ms']:.2f}x"
+            )
+            return 1 if result["errors"] or baseline["errors"] else 0
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        print(
-            f"POST /api/ask, {result['concurrency']} concurrent clients for {result['duration_s']} s on {result['url']}"
-        )
-        print(f"  machine:    {result['machine']}")
-        print(
-            f"  requests:   {result['requests']} ({result['ok']} ok, {result['errors']} errors {result['error_kinds'] or ''})"
-        )
-        print(f"  outcomes:   {result['outcomes']}")
-        if result.get("server_rss_mb"):
-            print(f"  server RSS MB: {result['server_rss_mb']}")
-        print(f"  throughput: {result['throughput_rps']} req/s")
-        print(
-            f"  latency ms: p50 {result['p50_ms']}  p95 {result['p95_ms']}  p99 {result['p99_ms']}  "
-            f"max {result['max_ms']}  mean {result['mean_ms']}"
-        )
-        print(
-            f"  HTTP overhead ms (latency minus the answer's own timings.total): "
-            f"p50 {result['http_overhead_p50_ms']}  p95 {result['http_overhead_p95_ms']}"
-        )
-        print(
-            f"  /healthz during the run ms: p95 {result['healthz_p95_ms']}  max {result['healthz_max_ms']}"
-        )
+        show(result, "")
     return 1 if result["errors"] else 0
+
+
+def measure(
+    args: argparse.Namespace, questions: list[dict[str, Any]], workers: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """Start a server, load it, stop it."""
+    proc, url = start_server(args.index, workers, env)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    try:
+        result = run(
+            url,
+            questions,
+            args.concurrency,
+            args.duration,
+            args.max_requests,
+            args.timeout,
+            args.unique,
+        )
+        result["server_rss_mb"] = sampler.stop()
+        result["workers"] = workers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return result
+
+
+def show(result: dict[str, Any], label: str) -> None:
+    if label:
+        print(f"== {label}")
+    print(
+        f"POST /api/ask, {result['concurrency']} concurrent clients for {result['duration_s']} s on {result['url']}"
+    )
+    print(f"  machine:    {result['machine']}")
+    print(
+        f"  requests:   {result['requests']} ({result['ok']} ok, {result['errors']} errors {result['error_kinds'] or ''})"
+    )
+    print(f"  outcomes:   {result['outcomes']}")
+    if result.get("server_rss_mb"):
+        print(f"  server RSS MB: {result['server_rss_mb']}")
+    print(f"  throughput: {result['throughput_rps']} req/s")
+    print(
+        f"  latency ms: p50 {result['p50_ms']}  p95 {result['p95_ms']}  p99 {result['p99_ms']}  "
+        f"max {result['max_ms']}  mean {result['mean_ms']}"
+    )
+    print(
+        f"  HTTP overhead ms (latency minus the answer's own timings.total): "
+        f"p50 {result['http_overhead_p50_ms']}  p95 {result['http_overhead_p95_ms']}"
+    )
+    print(
+        f"  /healthz during the run ms: p95 {result['healthz_p95_ms']}  max {result['healthz_max_ms']}"
+    )
 
 
 if __name__ == "__main__":

@@ -56,3 +56,12 @@ def seed_assistant(seed_index_dir: Path) -> Iterator[object]:
     from assistant.settings import get_settings
 
     yield Assistant(get_settings(index_dir=seed_index_dir, upload_dir=seed_index_dir / "uploads"))
+
+
+@pytest.fixture(scope="session")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One real `chroma run` for the session (tests keep apart by collection name)."""
+    from server_utils import chroma_server
+
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as port:
+        yield port

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -18,6 +22,8 @@ from api.main import create_app
 from assistant.settings import Settings, get_settings
 
 ADMIN_KEY = "admin-test-key-0123456789"
+BIN = Path(sys.executable).parent
+T = TypeVar("T")
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
@@ -158,3 +164,73 @@ def assert_envelope(r: httpx.Response, status: int) -> dict[str, Any]:
         and body["error"]
     )
     return body  # type: ignore[no-any-return]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "") -> T:
+    """Poll `probe` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout}s: {what}")
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def chroma_server(folder: Path) -> Iterator[int]:
+    """A real `chroma run` on a free loopback port, stopped at the end whatever happens."""
+    exe = BIN / "chroma"
+    if not exe.exists():
+        import pytest
+
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = free_port()
+    log = (folder / "chroma.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "run",
+            "--path",
+            str(folder / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+
+        def beating() -> bool:
+            assert proc.poll() is None, (folder / "chroma.log").read_text(errors="replace")
+            try:
+                url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+                return httpx.get(url, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        eventually(beating, 60, "chroma heartbeat")
+        yield port
+    finally:
+        stop(proc)
+        log.close()

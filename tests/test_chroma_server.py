@@ -1,4 +1,5 @@
-"""Several workers sharing one real `chroma run` server (chroma_mode=http).
+"""Several workers sharing one real `chroma run` server (chroma_mode=http; the server is the
+session's `chroma_port` fixture).
 
 What one worker ingests, the others find and answer from identically once they refresh; a
 delete is seen by all. Both as two `Assistant`s in this process and as two uvicorn API processes
@@ -8,10 +9,8 @@ fed by the CLI.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from server_utils import eventually, free_port, stop
 
 from assistant.ingest import document_id
 from assistant.service import Assistant
@@ -46,68 +46,6 @@ QUERIES = [
     "建设用地使用权可以设在地下吗",
 ]
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "") -> T:
-    """Poll `probe` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout}s: {what}")
-        time.sleep(0.1)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A real `chroma run` on a free loopback port, stopped at the end whatever happens."""
-    exe = BIN / "chroma"
-    if not exe.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    tmp = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    log = (tmp / "chroma.log").open("wb")
-    proc = subprocess.Popen(
-        [str(exe), "run", "--path", str(tmp / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    try:
-
-        def beating() -> bool:
-            assert proc.poll() is None, (tmp / "chroma.log").read_text(errors="replace")
-            try:
-                return (
-                    httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code
-                    == 200
-                )
-            except httpx.HTTPError:
-                return False
-
-        eventually(beating, 60, "chroma heartbeat")
-        yield port
-    finally:
-        stop(proc)
-        log.close()
 
 
 def http_settings(port: int, folder: Path, collection: str) -> dict[str, str]:

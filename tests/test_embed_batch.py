@@ -18,12 +18,14 @@ class Recorder:
 
     def __init__(self, gate: threading.Event | None = None, fail: bool = False) -> None:
         self.calls: list[list[str]] = []
+        self.callers: list[int] = []
         self.gate = gate
         self.fail = fail
         self.entered = threading.Event()
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         self.calls.append(list(texts))
+        self.callers.append(threading.get_ident())
         self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
@@ -84,3 +86,32 @@ def test_an_engine_error_reaches_every_waiting_request() -> None:
     # The lead is handed back: the next query is tried again, not stuck behind the failure.
     with pytest.raises(RuntimeError):
         batcher.embed(["问题"], query=True)
+
+
+def test_a_leader_returns_once_its_own_query_is_embedded() -> None:
+    """Under steady load the queue never empties: a leader that kept serving it would never answer
+    its own request (seen as a 30 s timeout in the load test with one query per batch)."""
+    gate = threading.Event()
+    inner = Recorder(gate)
+    batcher = QueryBatcher(inner, window=0, max_batch=1)
+    threads = {}
+
+    def ask(text: str) -> None:
+        threads[text] = threading.get_ident()
+        batcher.embed([text], query=True)
+
+    leader = threading.Thread(target=ask, args=("领头的问题",))
+    leader.start()
+    assert inner.entered.wait(10)
+    others = [threading.Thread(target=ask, args=(f"排队的问题{i}",)) for i in range(3)]
+    for t in others:
+        t.start()
+    deadline = threading.Event()
+    while len(batcher._queue) < 3 and not deadline.wait(0.01):
+        pass
+    gate.set()
+    for t in [leader, *others]:
+        t.join(10)
+    assert len(inner.calls) == 4 and batcher.batches == [1, 1, 1, 1]
+    assert inner.callers[0] == threads["领头的问题"]
+    assert threads["领头的问题"] not in inner.callers[1:]

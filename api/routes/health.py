@@ -24,4 +24,5 @@ def readyz(request: Request) -> Ready:
         chunks=len(snap.chunks),
         embedder=bot.index.embedder_name,
         jobs_pending=request.app.state.jobs.pending(),
+        vectors_pending=sum(r.dense_pending for r in snap.documents.values()),
     )

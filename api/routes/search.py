@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field
 
 from assistant import relevance
 from assistant.errors import InvalidInput
+from assistant.index import Snapshot
 from assistant.models import Hit
 from assistant.retrieve import Filters
 from assistant.service import Assistant
+from assistant.tokenize import normalise
 
 from ..deps import AssistantDep, Reader, SettingsDep
 from ..openapi import OPEN
@@ -108,8 +110,15 @@ def search(body: SearchRequest, bot: AssistantDep, settings: SettingsDep) -> Any
 def matched(bot: Assistant, query: str, hits: list[Hit], top_k: int) -> SearchResponse:
     """The hits that pass the term-coverage rule, best coverage first (ties keep their rank)."""
     terms = relevance.query_terms(query, bot.settings.userdict_path, bot.retriever.synonyms)
-    snap = bot.index.snapshot
-    stats = relevance.TermStats.of(snap.generation, (c.text for c in snap.chunks))
+
+    def build(snap: Snapshot) -> relevance.TermStats:
+        # The normalised texts are kept per document: a new index version shares them.
+        parts = bot.per_document(
+            "normalised", snap, lambda s: [normalise(c.text) for c in s.chunks]
+        )
+        return relevance.TermStats((t for p in parts for t in p), normalised=True)
+
+    stats = bot.view("term-stats", build)
     weight = stats.weights(terms)
     scored = [(h, relevance.match(terms, weight, h.chunk.text)) for h in hits]
     # A query of function words only ("的", "？？") has no terms to hold: nothing is cut.

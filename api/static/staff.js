@@ -373,6 +373,20 @@ function emptyReasons() {
 }
 
 function renderResults(hits) {
+  // A keyboard user's place survives a re-render (facts arriving, a repeated search).
+  const active = document.activeElement;
+  const place = active && active.classList && active.classList.contains("hit")
+    ? { doc: active.dataset.doc, start: active.dataset.start }
+    : null;
+  drawResults(hits);
+  if (place) {
+    const again = [...results.querySelectorAll(".hit")].find(
+      (h) => h.dataset.doc === place.doc && h.dataset.start === place.start);
+    if (again) again.focus();
+  }
+}
+
+function drawResults(hits) {
   clear(results);
   if (!hits.length) {
     const showAll = lastMatch && lastMatch.dropped

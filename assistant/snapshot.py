@@ -1,0 +1,240 @@
+"""Readers' view of the index: a segment per document version, merged into one immutable Snapshot.
+
+A refresh rebuilds only the segments of documents that changed; the others are reused from memory,
+or from the segment files a previous process left, so a restarted worker opens without re-reading
+every chunk from Chroma or tokenising again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .lexical import BM25, SEPARATOR, Postings, TermIds
+from .models import Chunk
+from .tokenize import TOKENIZER_VERSION
+
+log = logging.getLogger(__name__)
+
+TERMS_FILE = "terms.bin"
+# Segment files nobody has used for this long are removed (a newer worker's fresh file is not).
+STALE_SECONDS = 600
+
+
+@dataclass
+class DocumentRecord:
+    """What the index knows about a document, without its text."""
+
+    id: str
+    title: str
+    source: str
+    doc_type: str
+    content_hash: str
+    chunks: int
+    pages: int
+    ingested_at: str
+    ocr_pages: list[int] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Searchable by its words, its vectors still being computed (they are not in the dense index yet).
+    dense_pending: bool = False
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One document version's chunks (in reading order) and their BM25 postings."""
+
+    key: str
+    chunks: tuple[Chunk, ...]
+    postings: Postings
+
+    @classmethod
+    def build(
+        cls,
+        key: str,
+        chunks: Iterable[Chunk],
+        tokenize: Callable[[str], list[str]],
+        vocab: TermIds,
+    ) -> Segment:
+        ordered = tuple(sorted(chunks, key=lambda c: (c.start, c.id)))
+        return cls(key, ordered, Postings.of([tokenize(c.embed_text) for c in ordered], vocab))
+
+
+def segment_key(record: DocumentRecord) -> str:
+    """Names one written version of a document (a rewrite of the same content gets a new key)."""
+    raw = "|".join(
+        [TOKENIZER_VERSION, record.id, record.content_hash, record.ingested_at, str(record.chunks)]
+    )
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Snapshot:
+    """An immutable view for readers; a refresh swaps in a new one whole."""
+
+    generation: str
+    documents: dict[str, DocumentRecord]
+    chunks: list[Chunk]
+    by_id: dict[str, int]
+    bm25: BM25
+    # The documents' segments in chunk order: per-document work can be kept across snapshots.
+    segments: tuple[Segment, ...] = ()
+
+    @classmethod
+    def merge(
+        cls,
+        generation: str,
+        documents: dict[str, DocumentRecord],
+        segments: dict[str, Segment],
+        vocab: TermIds,
+    ) -> Snapshot:
+        """Chunks ordered by (document id, start, id): the same order whatever was rebuilt."""
+        ordered = [segments[i] for i in sorted(segments)]
+        chunks = [c for s in ordered for c in s.chunks]
+        bm25 = BM25([s.postings for s in ordered], vocab)
+        by_id = {c.id: i for i, c in enumerate(chunks)}
+        return cls(generation, documents, chunks, by_id, bm25, tuple(ordered))
+
+
+class SegmentCache:
+    """Segment files in one folder, written atomically; a damaged or missing file is a cache miss."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.seg"
+
+    def load(self, key: str, vocab: TermIds) -> Segment | None:
+        path = self.path(key)
+        try:
+            data = _read_arrays(path)
+            rows = json.loads(data["rows"].tobytes().decode("utf-8"))
+            postings = Postings.from_arrays(data, vocab)
+            chunks = tuple(_chunk(row) for row in rows)
+            os.utime(path)  # in use: not stale
+        except (FileNotFoundError, OldFormat):  # a segment file of an earlier release: rebuilt
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("segment file %s unreadable, rebuilding it: %s", path.name, exc)
+            return None
+        return Segment(key, chunks, postings)
+
+    def save(self, segment: Segment, vocab: TermIds) -> None:
+        rows = json.dumps([_row(c) for c in segment.chunks], ensure_ascii=False).encode("utf-8")
+        path = self.path(segment.key)
+        tmp = path.with_name(f".{segment.key}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            arrays = {"rows": np.frombuffer(rows, dtype=np.uint8), **segment.postings.arrays(vocab)}
+            _write_arrays(tmp, arrays)
+            os.replace(tmp, path)
+        except OSError as exc:  # a cache: a full disk costs speed at the next start, nothing else
+            log.warning("cannot save segment file %s: %s", path.name, exc)
+            tmp.unlink(missing_ok=True)
+
+    def load_terms(self, vocab: TermIds) -> None:
+        """Preload `vocab` with the terms an earlier process saw (only a warm start: any order)."""
+        try:
+            data = _read_arrays(self.folder / TERMS_FILE)
+            spelled = data["terms"].tobytes().decode("utf-8")
+        except (OSError, ValueError, KeyError, OldFormat):
+            return
+        vocab.preload(spelled.split(SEPARATOR) if spelled else [])
+
+    def save_terms(self, vocab: TermIds) -> None:
+        spelled = SEPARATOR.join(vocab.terms()).encode("utf-8")
+        path = self.folder / TERMS_FILE
+        tmp = path.with_name(f".terms.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _write_arrays(tmp, {"terms": np.frombuffer(spelled, dtype=np.uint8)})
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot save %s: %s", path.name, exc)
+            tmp.unlink(missing_ok=True)
+
+    def prune(self, live: Sequence[str]) -> int:
+        """Remove files of versions no longer live and unused for a while."""
+        keep = set(live)
+        cutoff = time.time() - STALE_SECONDS
+        removed = 0
+        for f in self.folder.glob("*.seg") if self.folder.is_dir() else []:
+            try:
+                if f.stem not in keep and f.stat().st_mtime < cutoff:
+                    f.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
+
+
+class OldFormat(Exception):
+    """A segment file written by another version of this code."""
+
+
+FIELDS = [f.name for f in fields(Chunk)]
+
+
+def _row(c: Chunk) -> list[Any]:
+    """A chunk as a list in field order; embed_text, which ends with the text, keeps its head only."""
+    row = [getattr(c, name) for name in FIELDS]
+    if c.embed_text.endswith(c.text):
+        row[FIELDS.index("embed_text")] = [c.embed_text[: len(c.embed_text) - len(c.text)]]
+    return row
+
+
+def _chunk(row: list[Any]) -> Chunk:
+    values = dict(zip(FIELDS, row, strict=True))
+    head = values["embed_text"]
+    if isinstance(head, list):
+        values["embed_text"] = head[0] + values["text"]
+    return Chunk(**values)
+
+
+# A segment file: MAGIC, the header's length (8 bytes), a JSON header naming each array's dtype,
+# length and offset, then the arrays' bytes. One read and no parsing per array: a restarted worker
+# opens ~1,000 of them (.npz spent most of its time in zip and header parsing).
+MAGIC = b"PA-SEGMENT-2\n"
+
+
+def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    header, offset, blobs = [], 0, []
+    for name, a in arrays.items():
+        blob = np.ascontiguousarray(a).tobytes()
+        header.append([name, a.dtype.str, len(a), offset])
+        blobs.append(blob)
+        offset += len(blob)
+    head = json.dumps(header).encode("ascii")
+    with path.open("wb") as f:
+        f.write(MAGIC + len(head).to_bytes(8, "little") + head)
+        for blob in blobs:
+            f.write(blob)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    raw = path.read_bytes()
+    if not raw.startswith(MAGIC):
+        raise (
+            OldFormat
+            if raw.startswith(b"PA-SEGMENT-") or raw.startswith(b"PK")
+            else ValueError("not a segment file")
+        )
+    at = len(MAGIC)
+    size = int.from_bytes(raw[at : at + 8], "little")
+    header = json.loads(raw[at + 8 : at + 8 + size])
+    body = memoryview(raw)[at + 8 + size :]
+    out = {}
+    for name, dtype, length, offset in header:
+        dt = np.dtype(dtype)
+        out[name] = np.frombuffer(body, dtype=dt, count=length, offset=offset)
+    return out
