@@ -14,9 +14,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -118,9 +117,8 @@ class SegmentCache:
         path = self.path(key)
         try:
             data = _read_arrays(path)
-            rows = json.loads(data["rows"].tobytes().decode("utf-8"))
             postings = Postings.from_arrays(data, vocab)
-            chunks = tuple(_chunk(row) for row in rows)
+            chunks = _chunks(data)
             os.utime(path)  # in use: not stale
         except (FileNotFoundError, OldFormat):  # a segment file of an earlier release: rebuilt
             return None
@@ -130,12 +128,11 @@ class SegmentCache:
         return Segment(key, chunks, postings)
 
     def save(self, segment: Segment, vocab: TermIds) -> None:
-        rows = json.dumps([_row(c) for c in segment.chunks], ensure_ascii=False).encode("utf-8")
         path = self.path(segment.key)
         tmp = path.with_name(f".{segment.key}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            arrays = {"rows": np.frombuffer(rows, dtype=np.uint8), **segment.postings.arrays(vocab)}
+            arrays = {**_chunk_arrays(segment.chunks), **segment.postings.arrays(vocab)}
             _write_arrays(tmp, arrays)
             os.replace(tmp, path)
         except OSError as exc:  # a cache: a full disk costs speed at the next start, nothing else
@@ -182,29 +179,54 @@ class OldFormat(Exception):
     """A segment file written by another version of this code."""
 
 
-FIELDS = [f.name for f in fields(Chunk)]
+def _blob(texts: Iterable[str]) -> np.ndarray:
+    return np.frombuffer(SEPARATOR.join(texts).encode("utf-8"), dtype=np.uint8)
 
 
-def _row(c: Chunk) -> list[Any]:
-    """A chunk as a list in field order; embed_text, which ends with the text, keeps its head only."""
-    row = [getattr(c, name) for name in FIELDS]
-    if c.embed_text.endswith(c.text):
-        row[FIELDS.index("embed_text")] = [c.embed_text[: len(c.embed_text) - len(c.text)]]
-    return row
+def _unblob(a: np.ndarray, n: int) -> list[str]:
+    texts = a.tobytes().decode("utf-8").split(SEPARATOR) if n else []
+    if len(texts) != n:
+        raise ValueError("segment file texts do not match its chunks")
+    return texts
 
 
-def _chunk(row: list[Any]) -> Chunk:
-    values = dict(zip(FIELDS, row, strict=True))
-    head = values["embed_text"]
-    if isinstance(head, list):
-        values["embed_text"] = head[0] + values["text"]
-    return Chunk(**values)
+def _chunk_arrays(chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
+    """Texts as two blobs (one split, no JSON decoding per character), the rest as JSON rows.
+
+    embed_text, which ends with the text (heading path first), keeps only its head."""
+    if any(SEPARATOR in c.text or SEPARATOR in c.embed_text for c in chunks):
+        raise OSError("a chunk holds the separator")  # never in cleaned text; then not cached
+    tails = [c.embed_text.endswith(c.text) for c in chunks]
+    heads = [
+        c.embed_text[: len(c.embed_text) - len(c.text)] if tail else c.embed_text
+        for c, tail in zip(chunks, tails, strict=True)
+    ]
+    rows = [
+        [c.id, c.document_id, c.document_title, c.start, c.end, c.heading_path, c.pages, c.ocr,
+         c.page_breaks, tail]
+        for c, tail in zip(chunks, tails, strict=True)
+    ]  # fmt: skip
+    return {
+        "rows": np.frombuffer(json.dumps(rows, ensure_ascii=False).encode("utf-8"), np.uint8),
+        "texts": _blob(c.text for c in chunks),
+        "heads": _blob(heads),
+    }
+
+
+def _chunks(data: dict[str, np.ndarray]) -> tuple[Chunk, ...]:
+    rows = json.loads(data["rows"].tobytes().decode("utf-8"))
+    texts = _unblob(data["texts"], len(rows))
+    heads = _unblob(data["heads"], len(rows))
+    return tuple(
+        Chunk(r[0], r[1], r[2], t, r[3], r[4], r[5], r[6], h + t if r[9] else h, r[7], r[8])
+        for r, t, h in zip(rows, texts, heads, strict=True)
+    )
 
 
 # A segment file: MAGIC, the header's length (8 bytes), a JSON header naming each array's dtype,
 # length and offset, then the arrays' bytes. One read and no parsing per array: a restarted worker
 # opens ~1,000 of them (.npz spent most of its time in zip and header parsing).
-MAGIC = b"PA-SEGMENT-2\n"
+MAGIC = b"PA-SEGMENT-3\n"
 
 
 def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -181,6 +181,7 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     from assistant.chunk import chunk_document
     from assistant.index import FETCH_ONE_BY_ONE, Index
     from assistant.ingest import build_document
+    from assistant.models import Chunk
     from assistant.tokenize import tokenize
 
     settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
@@ -200,17 +201,17 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
             assert record.dense_pending
     index.refresh()
 
-    def view(ix: Index) -> list[tuple[str, str]]:
-        return [(c.id, c.text) for c in ix.snapshot.chunks]
+    def view(ix: Index) -> list[Chunk]:
+        return list(ix.snapshot.chunks)  # every field compared
 
     expected = view(index)
     records = index.records()
     assert len(records) == count and sum(r.chunks for r in records.values()) == len(expected)
-    assert len(set(expected)) == len(expected)
+    assert len({c.id for c in expected}) == len(expected)
     assert view(Index(settings, "none", tok)) == expected  # from the segment files
     files = sorted((tmp_path / "ix" / "lexical").rglob("*.seg"))
     assert len(files) == count
-    files[0].write_bytes(b"PA-SEGMENT-2\n\x00garbage")  # a damaged file is only a cache miss
+    files[0].write_bytes(b"PA-SEGMENT-3\n\x00garbage")  # a damaged file is only a cache miss
     files[1].write_bytes(b"")
     assert view(Index(settings, "none", tok)) == expected
     assert all(len(f.read_bytes()) > 100 for f in files[:2])  # rebuilt and saved again
