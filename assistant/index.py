@@ -193,7 +193,7 @@ class Index:
         got = self._docs.get(ids=[doc_id], include=["metadatas"])
         if not got["ids"] or doc_id == META_ID:
             return None
-        return DocumentRecord(**json.loads(got["metadatas"][0]["record"]))
+        return _record(got["metadatas"][0])
 
     def records(self) -> dict[str, DocumentRecord]:
         """Every committed document record, read from the store (cheap: no chunks, no BM25)."""
@@ -204,13 +204,15 @@ class Index:
         out = {}
         for doc_id, meta in zip(got["ids"], got["metadatas"], strict=True):
             if doc_id != META_ID:
-                out[doc_id] = DocumentRecord(**json.loads(meta["record"]))
+                out[doc_id] = _record(meta)
         return out
 
-    def _read_chunks(self, record: DocumentRecord) -> list[tuple[Chunk, str]]:
-        """One document version's chunks, from where its record says they are."""
-        collection = self._pending if record.dense_pending else self._chunks
-        got = collection.get(
+    def _read_chunks(
+        self, record: DocumentRecord, pending: bool | None = None
+    ) -> list[tuple[Chunk, str]]:
+        """One document version's chunks, from where its record says they are (or `pending` says)."""
+        staged = record.dense_pending if pending is None else pending
+        got = (self._pending if staged else self._chunks).get(
             where={"$and": [{"doc_id": record.id}, {"hash": record.content_hash}]},
             include=["documents", "metadatas"],
         )
@@ -218,7 +220,7 @@ class Index:
 
     def pending_chunks(self, record: DocumentRecord) -> list[Chunk]:
         """A staged version's chunks, in reading order (what `fill` needs after a restart)."""
-        chunks = [c for c, _ in self._read_chunks(replace(record, dense_pending=True))]
+        chunks = [c for c, _ in self._read_chunks(record, pending=True)]
         return sorted(chunks, key=lambda c: (c.start, c.id))
 
     def pending(self) -> list[DocumentRecord]:
@@ -261,9 +263,7 @@ class Index:
         got = self._docs.get(ids=[doc_id], include=["documents", "metadatas"])
         if not got["ids"] or doc_id == META_ID:
             raise NotFound(f"no document with id {doc_id!r}")
-        return DocumentRecord(**json.loads(got["metadatas"][0]["record"])), got["documents"][
-            0
-        ] or ""
+        return _record(got["metadatas"][0]), got["documents"][0] or ""
 
     # ----- writing -------------------------------------------------------------------------
 
@@ -335,9 +335,7 @@ class Index:
         with self._write_lock:
             self._put_chunks(self._chunks, chunks, record.content_hash, vectors)
             got = self._docs.get(ids=[record.id], include=["documents", "metadatas"])
-            now = (
-                DocumentRecord(**json.loads(got["metadatas"][0]["record"])) if got["ids"] else None
-            )
+            now = _record(got["metadatas"][0]) if got["ids"] else None
             if now is None or now.content_hash != record.content_hash:
                 self._drop_version(record.id, record.content_hash)  # nobody sees it any more
                 return False
@@ -460,6 +458,10 @@ def _chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
         embed_text=str(meta["embed_text"]),
         ocr=bool(meta["ocr"]),
     )
+
+
+def _record(meta: Any) -> DocumentRecord:
+    return DocumentRecord(**json.loads(meta["record"]))
 
 
 def _rows(got: dict[str, Any]) -> list[tuple[Chunk, str]]:

@@ -128,16 +128,10 @@ class SegmentCache:
         return Segment(key, chunks, postings)
 
     def save(self, segment: Segment, vocab: TermIds) -> None:
-        path = self.path(segment.key)
-        tmp = path.with_name(f".{segment.key}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            arrays = {**_chunk_arrays(segment.chunks), **segment.postings.arrays(vocab)}
-            _write_arrays(tmp, arrays)
-            os.replace(tmp, path)
-        except OSError as exc:  # a cache: a full disk costs speed at the next start, nothing else
-            log.warning("cannot save segment file %s: %s", path.name, exc)
-            tmp.unlink(missing_ok=True)
+        self._save(
+            self.path(segment.key),
+            lambda: {**_chunk_arrays(segment.chunks), **segment.postings.arrays(vocab)},
+        )
 
     def load_terms(self, vocab: TermIds) -> None:
         """Preload `vocab` with the terms an earlier process saw (only a warm start: any order)."""
@@ -149,12 +143,14 @@ class SegmentCache:
         vocab.preload(spelled.split(SEPARATOR) if spelled else [])
 
     def save_terms(self, vocab: TermIds) -> None:
-        spelled = SEPARATOR.join(vocab.terms()).encode("utf-8")
-        path = self.folder / TERMS_FILE
-        tmp = path.with_name(f".terms.{os.getpid()}.{threading.get_ident()}.tmp")
+        self._save(self.folder / TERMS_FILE, lambda: {"terms": _blob(vocab.terms())})
+
+    def _save(self, path: Path, arrays: Callable[[], dict[str, np.ndarray]]) -> None:
+        """Write atomically; a cache, so a full disk costs speed at the next start, nothing else."""
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_arrays(tmp, {"terms": np.frombuffer(spelled, dtype=np.uint8)})
+            _write_arrays(tmp, arrays())
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("cannot save %s: %s", path.name, exc)

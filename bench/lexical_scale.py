@@ -187,25 +187,11 @@ def measure(folder: Path, impl: str) -> dict[str, Any]:
             times.append((time.perf_counter() - t) * 1000)
     # Another writer replaces one document (a new version of its text), then this reader catches up.
     writer = Index(settings, "none", tok)
-    doc_id = sorted(snap.documents)[len(snap.documents) // 2]
-    record, text = writer.document(doc_id)
-    chunks = [c for c in snap.chunks if c.document_id == doc_id]
-    version = f"{record.content_hash[:56]}{time.time_ns() % 10**8:08d}"
-    changed = Document(
-        id=doc_id,
-        title=record.title,
-        source=record.source,
-        doc_type=record.doc_type,
-        text=text,
-        content_hash=version,
-        metadata=record.metadata,
-    )
-    renamed = [replace(c, id=f"{doc_id}-{version[-8:]}-{i:05d}") for i, c in enumerate(chunks)]
-    writer.write(changed, renamed, None, refresh=False)
+    first = rewrite(writer, sorted(snap.documents)[len(snap.documents) // 2])
     t = time.perf_counter()
     reader.refresh()
     change_s = time.perf_counter() - t
-    assert any(c.id == renamed[0].id for c in reader.snapshot.chunks)
+    assert any(c.id == first.id for c in reader.snapshot.chunks)
     return {
         "impl": impl,
         "chunks": len(snap.chunks),
@@ -217,6 +203,35 @@ def measure(folder: Path, impl: str) -> dict[str, Any]:
         "bm25_p50_ms": float(np.percentile(times, 50)),
         "bm25_p95_ms": float(np.percentile(times, 95)),
     }
+
+
+def rewrite(writer: Index, doc_id: str, marker: str = "") -> Chunk:
+    """Write a new version of a document (its first chunk ends with `marker`); its first chunk."""
+    record, text = writer.document(doc_id)
+    version = f"{record.content_hash[:56]}{time.time_ns() % 10**8:08d}"
+    changed = Document(
+        id=doc_id,
+        title=record.title,
+        source=record.source,
+        doc_type=record.doc_type,
+        text=text,
+        content_hash=version,
+        metadata=record.metadata,
+    )
+    chunks = [c for c in writer.snapshot.chunks if c.document_id == doc_id]
+    renamed = [
+        replace(
+            c,
+            id=f"{doc_id}-{version[-8:]}-{i:05d}",
+            text=c.text + marker,
+            embed_text=c.embed_text + marker,
+        )
+        if i == 0
+        else replace(c, id=f"{doc_id}-{version[-8:]}-{i:05d}")
+        for i, c in enumerate(chunks)
+    ]
+    writer.write(changed, renamed, None, refresh=False)
+    return renamed[0]
 
 
 def worker(folder: Path) -> dict[str, Any]:
@@ -239,30 +254,8 @@ def worker(folder: Path) -> dict[str, Any]:
             settings = settings_for(folder)
             writer = Index(settings, "none", partial(tokenize, userdict=settings.userdict_path))
             snap = writer.snapshot
-            doc_id = sorted(snap.documents)[len(snap.documents) // 3]
-            record, text = writer.document(doc_id)
             marker = f"第{time.time_ns() % 10**6}号测试标记段落"
-            version = f"{record.content_hash[:56]}{time.time_ns() % 10**8:08d}"
-            changed = Document(
-                id=doc_id,
-                title=record.title,
-                source=record.source,
-                doc_type=record.doc_type,
-                text=text,
-                content_hash=version,
-                metadata=record.metadata,
-            )
-            chunks = [c for c in snap.chunks if c.document_id == doc_id]
-            renamed = [
-                replace(
-                    c,
-                    id=f"{doc_id}-{version[-8:]}-{i:05d}",
-                    text=c.text + marker if i == 0 else c.text,
-                    embed_text=c.embed_text + marker if i == 0 else c.embed_text,
-                )
-                for i, c in enumerate(chunks)
-            ]
-            writer.write(changed, renamed, None, refresh=False)
+            rewrite(writer, sorted(snap.documents)[len(snap.documents) // 3], marker)
             committed = time.perf_counter()
             live_s = None
             while time.perf_counter() - committed < 120:

@@ -34,6 +34,13 @@ class Recorder:
         return np.array([[float(len(t)), float(ord(t[0]))] for t in texts], dtype=np.float32)
 
 
+def queued(batcher: QueryBatcher, n: int) -> None:
+    """Until `n` queries wait behind the running batch."""
+    pause = threading.Event()  # never set: only its wait is used, between looks at the queue
+    while len(batcher._queue) < n:
+        pause.wait(0.01)
+
+
 def test_repeated_queries_come_from_the_cache_and_passages_pass_through() -> None:
     inner = Recorder()
     batcher = QueryBatcher(inner, cache_size=2, window=0)
@@ -65,10 +72,7 @@ def test_queries_arriving_during_a_batch_are_embedded_together_next() -> None:
     others = [threading.Thread(target=ask, args=(f"问题{i}",)) for i in range(5)]
     for t in others:
         t.start()
-    # Wait until all five are queued behind the running batch, then let it finish.
-    deadline = threading.Event()
-    while len(batcher._queue) < 5 and not deadline.wait(0.01):
-        pass
+    queued(batcher, 5)  # all five wait behind the running batch; then let it finish
     gate.set()
     for t in [leader, *others]:
         t.join(10)
@@ -106,9 +110,7 @@ def test_a_leader_returns_once_its_own_query_is_embedded() -> None:
     others = [threading.Thread(target=ask, args=(f"排队的问题{i}",)) for i in range(3)]
     for t in others:
         t.start()
-    deadline = threading.Event()
-    while len(batcher._queue) < 3 and not deadline.wait(0.01):
-        pass
+    queued(batcher, 3)
     gate.set()
     for t in [leader, *others]:
         t.join(10)
