@@ -28,7 +28,6 @@ import numpy as np
 
 from .embed import slug
 from .errors import IndexNotReady, NotFound
-from .lexical import TermIds
 from .models import Chunk, Document, PageSpan
 from .settings import Settings
 from .snapshot import DocumentRecord, Segment, SegmentCache, Snapshot, segment_key
@@ -74,7 +73,6 @@ class Index:
         )
         self._docs = self._light(f"{prefix}-docs")
         self._pending = self._light(f"{prefix}-pending")
-        self._vocab = TermIds()
         self._segments: dict[str, Segment] = {}
         self._segment_files = SegmentCache(settings.index_dir / "lexical" / prefix)
         self._write_lock = threading.Lock()
@@ -151,31 +149,26 @@ class Index:
     def _build(self, generation: str) -> Snapshot:
         """Reuse the segments of unchanged documents; build (or load from file) the others."""
         docs = self._read_documents()
-        if not self._segments:
-            self._segment_files.load_terms(self._vocab)
-        known_terms = len(self._vocab)
         segments: dict[str, Segment] = {}
         missing: list[DocumentRecord] = []
         for doc_id, rec in docs.items():
             key = segment_key(rec)
             seg = self._segments.get(doc_id)
             if seg is None or seg.key != key:
-                seg = self._segment_files.load(key, self._vocab)
+                seg = self._segment_files.load(key)
             if seg is None:
                 missing.append(rec)
             else:
                 segments[doc_id] = seg
         for rec, chunks in self._fetch(missing):
-            seg = Segment.build(segment_key(rec), chunks, self._tokenize, self._vocab)
+            seg = Segment.build(segment_key(rec), chunks, self._tokenize)
             segments[rec.id] = seg
             if len(seg.chunks) == rec.chunks:
-                self._segment_files.save(seg, self._vocab)
+                self._segment_files.save(seg)
         self._segments = segments
         if missing:
             self._segment_files.prune([s.key for s in segments.values()])
-        if len(self._vocab) > known_terms:
-            self._segment_files.save_terms(self._vocab)
-        return Snapshot.merge(generation, docs, segments, self._vocab)
+        return Snapshot.merge(generation, docs, segments)
 
     def _fetch(self, records: Sequence[DocumentRecord]) -> list[tuple[DocumentRecord, list[Chunk]]]:
         """The chunks of each record's version, from the pending or the dense collection."""

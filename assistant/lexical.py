@@ -2,14 +2,19 @@
 
 Each document version has its own `Postings` (term counts per chunk, compressed rows). A refresh
 that sees one changed document builds that document's postings only and merges the rest as they
-are; postings persist as small `.npz` files, so a restarted worker neither re-reads every chunk's
+are; postings persist in segment files, so a restarted worker neither re-reads every chunk's
 tokens nor tokenises again (see `snapshot.SegmentCache`).
+
+Terms are named by a stable 64-bit hash, not by ids handed out by one process: a segment file
+needs no vocabulary to be read, a merge numbers only the live segments' terms (nothing grows
+with every document version a long-lived worker has seen), and a query hashes its few tokens.
+Two of a million distinct terms share a hash with a probability of about 3 in 10^8.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,123 +22,88 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-SEPARATOR = "\x00"  # between the terms of a saved postings file; no token contains it
 
-
-class TermIds:
-    """Term ids for one process: they grow as documents arrive and never renumbers a term."""
-
-    def __init__(self) -> None:
-        self._ids: dict[str, int] = {}
-        self._terms: list[str] = []
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def get(self, term: str) -> int | None:
-        return self._ids.get(term)
-
-    def term(self, i: int) -> str:
-        return self._terms[i]
-
-    def terms(self) -> list[str]:
-        """Every term, by id."""
-        return list(self._terms)
-
-    def preload(self, terms: Sequence[str]) -> None:
-        """Start an empty vocabulary with `terms` (ids in their order): one dict build, where
-        adding them document by document would look each one up first."""
-        with self._lock:
-            if not self._terms:
-                self._terms = list(dict.fromkeys(terms))
-                self._ids = {t: i for i, t in enumerate(self._terms)}
-
-    def ids(self, terms: Sequence[str]) -> np.ndarray:
-        """The ids of `terms`, adding the new ones."""
-        try:  # usually every term is known: one pass in C
-            return np.fromiter(map(self._ids.__getitem__, terms), dtype=np.int32, count=len(terms))
-        except KeyError:
-            pass
-        found = list(map(self._ids.get, terms))
-        unknown = [k for k, i in enumerate(found) if i is None]
-        if unknown:
-            with self._lock:
-                ids, names = self._ids, self._terms
-                for k in unknown:
-                    t = terms[k]
-                    i = ids.get(t)
-                    if i is None:
-                        i = ids[t] = len(names)
-                        names.append(t)
-                    found[k] = i
-        return np.array(found, dtype=np.int32).reshape(len(terms))
+def term_hash(term: str) -> int:
+    """A term's name in postings: the same in every process and release (signed, as numpy int64)."""
+    return int.from_bytes(
+        hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little", signed=True
+    )
 
 
 @dataclass(frozen=True)
 class Postings:
-    """One document version's term counts, a row per chunk (CSR: indptr, term ids, counts)."""
+    """One document version's term counts, a row per chunk (CSR over the segment's own terms)."""
 
     indptr: np.ndarray  # int64, rows + 1
-    terms: np.ndarray  # int32 vocabulary ids
+    local: np.ndarray  # int32 column in `hashes`
     counts: np.ndarray  # float32 term frequencies
+    hashes: np.ndarray  # int64 term_hash of each distinct term, sorted
 
     @property
     def rows(self) -> int:
         return len(self.indptr) - 1
 
     @classmethod
-    def of(cls, token_lists: Sequence[Sequence[str]], vocab: TermIds) -> Postings:
+    def of(cls, token_lists: Sequence[Sequence[str]]) -> Postings:
         """Postings of pre-tokenised chunks."""
         per_row = [Counter(tokens) for tokens in token_lists]
         indptr = np.zeros(len(per_row) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(c) for c in per_row])
-        terms = vocab.ids([t for c in per_row for t in c])
+        names = {t: term_hash(t) for c in per_row for t in c}
+        hashes, local = np.unique(
+            np.fromiter(
+                (names[t] for c in per_row for t in c), dtype=np.int64, count=int(indptr[-1])
+            ),
+            return_inverse=True,
+        )
         counts = np.fromiter(
             (n for c in per_row for n in c.values()), dtype=np.float32, count=int(indptr[-1])
         )
-        return cls(indptr, terms, counts)
+        return cls(indptr, local.astype(np.int32).reshape(-1), counts, hashes)
 
-    def arrays(self, vocab: TermIds) -> dict[str, np.ndarray]:
-        """Arrays to save, with the terms spelled out (ids belong to one process's vocabulary)."""
-        local, inverse = np.unique(self.terms, return_inverse=True)
-        spelled = SEPARATOR.join(vocab.term(int(i)) for i in local).encode("utf-8")
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Arrays to save: nothing in them depends on the process that built them."""
         return {
             "indptr": self.indptr,
-            "local": inverse.astype(np.int32),
+            "local": self.local,
             "counts": self.counts,
-            "terms": np.frombuffer(spelled, dtype=np.uint8),
+            "hashes": self.hashes,
         }
 
     @classmethod
-    def from_arrays(cls, data: Mapping[str, np.ndarray], vocab: TermIds) -> Postings:
-        """What `arrays` gave, its terms mapped into this process's vocabulary."""
-        spelled = data["terms"].tobytes().decode("utf-8")
-        local = vocab.ids(spelled.split(SEPARATOR) if spelled else [])
+    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> Postings:
+        """What `arrays` gave."""
         return cls(
             data["indptr"].astype(np.int64),
-            local[data["local"]] if len(local) else np.zeros(0, dtype=np.int32),
+            data["local"].astype(np.int32),
             data["counts"].astype(np.float32),
+            data["hashes"].astype(np.int64),
         )
 
 
 class BM25:
     """Okapi BM25 (k1, b) over chunks; scores only chunks sharing a term with the query."""
 
-    def __init__(
-        self, parts: Sequence[Postings], vocab: TermIds, k1: float = 1.2, b: float = 0.75
-    ) -> None:
+    def __init__(self, parts: Sequence[Postings], k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
-        self.vocab = vocab
         self.size = sum(p.rows for p in parts)
-        width = len(vocab)
+        # The live terms, numbered in hash order: column i of the matrix is the term hashes[i].
+        self.hashes, column = np.unique(
+            np.concatenate([p.hashes for p in parts] or [np.zeros(0, dtype=np.int64)]),
+            return_inverse=True,
+        )
+        column = column.reshape(-1).astype(np.int32)
+        width = len(self.hashes)
         if parts:
             offsets = np.cumsum([0] + [int(p.indptr[-1]) for p in parts[:-1]])
             indptr = np.concatenate(
                 [np.zeros(1, dtype=np.int64)]
                 + [p.indptr[1:] + off for p, off in zip(parts, offsets, strict=True)]
             )
-            terms = np.concatenate([p.terms for p in parts])
+            starts = np.cumsum([0] + [len(p.hashes) for p in parts[:-1]])
+            terms = np.concatenate(
+                [column[start + p.local] for p, start in zip(parts, starts, strict=True)]
+            )
             counts = np.concatenate([p.counts for p in parts])
         else:
             indptr, terms, counts = (
@@ -153,13 +123,13 @@ class BM25:
 
     @classmethod
     def from_tokens(cls, corpus: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
-        """An index over token lists (one per document), with its own vocabulary."""
-        vocab = TermIds()
-        return cls([Postings.of(corpus, vocab)] if corpus else [], vocab, k1, b)
+        """An index over token lists (one per document)."""
+        return cls([Postings.of(corpus)] if corpus else [], k1, b)
 
     def _posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        t = self.vocab.get(term)
-        if t is None or t + 1 >= len(self._colptr):
+        h = term_hash(term)
+        t = int(np.searchsorted(self.hashes, h))
+        if t >= len(self.hashes) or self.hashes[t] != h:
             return None
         a, z = self._colptr[t], self._colptr[t + 1]
         return (self._rows[a:z], self._tfs[a:z]) if z > a else None

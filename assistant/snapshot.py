@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .lexical import BM25, SEPARATOR, Postings, TermIds
+from .lexical import BM25, Postings
 from .models import Chunk
 from .tokenize import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
-TERMS_FILE = "terms.bin"
+SEPARATOR = "\x00"  # between the texts of a segment file's blobs; cleaned text never holds it
+
 # Segment files nobody has used for this long are removed (a newer worker's fresh file is not).
 STALE_SECONDS = 600
 
@@ -62,10 +63,9 @@ class Segment:
         key: str,
         chunks: Iterable[Chunk],
         tokenize: Callable[[str], list[str]],
-        vocab: TermIds,
     ) -> Segment:
         ordered = tuple(sorted(chunks, key=lambda c: (c.start, c.id)))
-        return cls(key, ordered, Postings.of([tokenize(c.embed_text) for c in ordered], vocab))
+        return cls(key, ordered, Postings.of([tokenize(c.embed_text) for c in ordered]))
 
 
 def segment_key(record: DocumentRecord) -> str:
@@ -94,12 +94,11 @@ class Snapshot:
         generation: str,
         documents: dict[str, DocumentRecord],
         segments: dict[str, Segment],
-        vocab: TermIds,
     ) -> Snapshot:
         """Chunks ordered by (document id, start, id): the same order whatever was rebuilt."""
         ordered = [segments[i] for i in sorted(segments)]
         chunks = [c for s in ordered for c in s.chunks]
-        bm25 = BM25([s.postings for s in ordered], vocab)
+        bm25 = BM25([s.postings for s in ordered])
         by_id = {c.id: i for i, c in enumerate(chunks)}
         return cls(generation, documents, chunks, by_id, bm25, tuple(ordered))
 
@@ -113,11 +112,11 @@ class SegmentCache:
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.seg"
 
-    def load(self, key: str, vocab: TermIds) -> Segment | None:
+    def load(self, key: str) -> Segment | None:
         path = self.path(key)
         try:
             data = _read_arrays(path)
-            postings = Postings.from_arrays(data, vocab)
+            postings = Postings.from_arrays(data)
             chunks = _chunks(data)
             os.utime(path)  # in use: not stale
         except (FileNotFoundError, OldFormat):  # a segment file of an earlier release: rebuilt
@@ -127,30 +126,13 @@ class SegmentCache:
             return None
         return Segment(key, chunks, postings)
 
-    def save(self, segment: Segment, vocab: TermIds) -> None:
-        self._save(
-            self.path(segment.key),
-            lambda: {**_chunk_arrays(segment.chunks), **segment.postings.arrays(vocab)},
-        )
-
-    def load_terms(self, vocab: TermIds) -> None:
-        """Preload `vocab` with the terms an earlier process saw (only a warm start: any order)."""
-        try:
-            data = _read_arrays(self.folder / TERMS_FILE)
-            spelled = data["terms"].tobytes().decode("utf-8")
-        except (OSError, ValueError, KeyError, OldFormat):
-            return
-        vocab.preload(spelled.split(SEPARATOR) if spelled else [])
-
-    def save_terms(self, vocab: TermIds) -> None:
-        self._save(self.folder / TERMS_FILE, lambda: {"terms": _blob(vocab.terms())})
-
-    def _save(self, path: Path, arrays: Callable[[], dict[str, np.ndarray]]) -> None:
+    def save(self, segment: Segment) -> None:
         """Write atomically; a cache, so a full disk costs speed at the next start, nothing else."""
+        path = self.path(segment.key)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_arrays(tmp, arrays())
+            _write_arrays(tmp, {**_chunk_arrays(segment.chunks), **segment.postings.arrays()})
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("cannot save %s: %s", path.name, exc)
@@ -222,7 +204,7 @@ def _chunks(data: dict[str, np.ndarray]) -> tuple[Chunk, ...]:
 # A segment file: MAGIC, the header's length (8 bytes), a JSON header naming each array's dtype,
 # length and offset, then the arrays' bytes. One read and no parsing per array: a restarted worker
 # opens ~1,000 of them (.npz spent most of its time in zip and header parsing).
-MAGIC = b"PA-SEGMENT-3\n"
+MAGIC = b"PA-SEGMENT-4\n"
 
 
 def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -178,17 +178,24 @@ def fit(
     sentence = fit_sentence(cases)
     question, oof = fit_question(cases)
     t_abstain = abstain_threshold(cases, oof)
-    best: tuple[float, float, int] = (-1.0, KEEP_GRID[0], 0)
+    best: tuple[float, float, float, int] = (-1.0, 0.0, KEEP_GRID[0], 0)
     grid = [(f, k) for f in FOLLOW_GRID for k in KEEP_GRID]
     if selection is not None:
         grid = [(selection[1], selection[0])]
     for follow, keep in grid:
         model = AnswerModel(sentence, question, Thresholds(keep, 0.0, 0.0, follow))
-        m = figures(cases, model, settings)
-        value = (m["facts"] or 0.0) + (m["cite_prec"] or 0.0)
-        best = max(best, (value, keep, follow))
-    thresholds = Thresholds(best[1], t_abstain, max(t_abstain, HEDGE_BELOW), best[2])
+        best = max(best, (*selection_value(figures(cases, model, settings)), keep, follow))
+    thresholds = Thresholds(best[2], t_abstain, max(t_abstain, HEDGE_BELOW), best[3])
     return AnswerModel(sentence, question, thresholds, meta or {})
+
+
+def selection_value(m: Mapping[str, Any]) -> tuple[float, float]:
+    """What keep and follow are chosen for: the three judged answer figures (measuring-answers.md),
+    key facts, answers citing the evidence and citation precision, each counted once; between
+    equals, the shorter answers. More sentences raise the first two and lower the third.
+    """
+    value = (m["facts"] or 0.0) + (m["cited"] or 0.0) + (m["cite_prec"] or 0.0)
+    return value, -(m["chars"] or 0.0)
 
 
 def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[str, Any]:

@@ -70,11 +70,12 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"多少钱|价格|价钱|费用|手续费|收费|金额|罚款|罚多少|多少元|花了多少|投了多少|投资多少|投资多大|投资额|投资规模|投入多少|几十亿|几亿|上亿|多少亿|几千万|(?:金|费|价|款|钱|租)的?标准|房价|地价|单价|收入|产值|营业额|利润|贷多少|能贷"
         ),
-        re.compile(rf"{NUMERAL}多?(?:亿|万|千)?(?:元|美元|欧元|块)"),
+        # Fines in laws are also a multiple or a share of some base ("一倍以上二倍以下", "10%以下").
+        re.compile(rf"{NUMERAL}多?(?:亿|万|千)?(?:元|美元|欧元|块)|{NUMERAL}倍|\d[\d.]*\s*[%％]"),
     ),
     "duration": (
         re.compile(
-            r"多少天|几天|多久|多长时间|时间有?多长|工作日|几个月|多少个月|几年|多少年|期限|时限|时长|有效期"
+            r"多少天|几天|多久|多长时间|时间有?多长|期(?:有|是)?多长|工作日|几个月|多少个月|几年|多少年|期限|时限|时长|有效期"
         ),
         re.compile(
             rf"(?<!\d)(?:\d{{1,3}}(?:\.\d+)?|[{CN_NUM}]+)多?(?:个)?(?:天|个月|个工作日|工作日|年|日|小时|周)"
@@ -88,7 +89,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"比例|比率|占比|百分之|百分比|[完开竣成利增]\w?率|率是多少|率多少|几成|多少个?百分点"
         ),
-        re.compile(r"\d[\d.]*\s*[%％‰]|百分之"),
+        re.compile(rf"\d[\d.]*\s*[%％‰]|百分之|[{CN_NUM}]+分之[{CN_NUM}]+"),
     ),
     "rank": (
         re.compile(r"第几|排名|排第|名次|排在|几级"),
@@ -101,7 +102,9 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(rf"{NUMERAL}多?(?:亩|平方|公顷)"),
     ),
     "length": (
-        re.compile(r"(?<!时间)(?<!时间有)多长(?!时间)|多少公里|多少米|多少千米|长度"),
+        re.compile(
+            r"(?<!时间)(?<!时间有)(?<!期)(?<!期有)(?<!期是)多长(?!时间)|多少公里|多少米|多少千米|长度"
+        ),
         re.compile(rf"{NUMERAL}多?(?:公里|千米|米|km)"),
     ),
     "venue": (
@@ -118,11 +121,11 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "count": (
         re.compile(r"(?<!哪)几(?:个|家|项|种|批|宗)|多少(?:个|家|项|种|批|宗)"),
-        re.compile(r"\d+多?(?:个|家|项|种|批|宗|所|座|类)"),
+        re.compile(rf"{NUMERAL}多?(?:个|家|项|种|批|宗|所|座|类)"),
     ),
     "people": (
         re.compile(r"多少人|多少名|工人|员工|就业岗位|招多少|招聘"),
-        re.compile(r"\d+多?(?:人|名|位)"),
+        re.compile(rf"{NUMERAL}多?(?:万|千)?(?:人|名|位)|[{CN_NUM}]+分之[{CN_NUM}]+"),
     ),
 }
 # Words that name the quantity a figure gives ("用地面积1224亩", "总投资53.3亿元").

@@ -74,6 +74,32 @@ def test_analyse_finds_terms_figures_places_and_kinds_of_answer() -> None:
     assert "duration" in analyse("办理一般要几个工作日？", USERDICT).answer_types
 
 
+@pytest.mark.parametrize(
+    ("question", "passage", "kind"),
+    [
+        # Laws give a fine as a multiple or a share of some base, not only in yuan.
+        ("罚款按耕地开垦费的几倍算？", "处耕地开垦费1倍以上2倍以下的罚款", "money"),
+        ("罚款按违法所得多少算？", "可以并处违法所得10%以上50%以下的罚款", "money"),
+        # A notice period is a duration, not a length.
+        ("公告期有多长？", "公告时间不少于三十日", "duration"),
+        # Chinese numerals and fractions count as figures too.
+        ("要培训多少人？", "培训工业互联网人才3万名", "people"),
+        ("村里得多少人同意？", "经本集体经济组织成员的村民会议三分之二以上成员同意", "people"),
+        ("有几个试点？", "确定三个试点", "count"),
+    ],
+)
+def test_the_asked_kind_of_figure_is_found_as_documents_write_it(
+    question: str, passage: str, kind: str
+) -> None:
+    from assistant.answer.features import types_found
+
+    info = analyse(question, USERDICT)
+    assert kind in info.answer_types
+    assert kind in types_found(info, passage)
+    if kind == "duration":
+        assert "length" not in info.answer_types
+
+
 def test_frame_words_are_not_content() -> None:
     info = analyse("局里一般是怎么处理的，有什么办法？", USERDICT)
     assert not {"局里", "处理", "办法", "一般"} & set(info.term_texts)

@@ -182,6 +182,7 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     from assistant.index import FETCH_ONE_BY_ONE, Index
     from assistant.ingest import build_document
     from assistant.models import Chunk
+    from assistant.snapshot import MAGIC
     from assistant.tokenize import tokenize
 
     settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
@@ -211,7 +212,7 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     assert view(Index(settings, "none", tok)) == expected  # from the segment files
     files = sorted((tmp_path / "ix" / "lexical").rglob("*.seg"))
     assert len(files) == count
-    files[0].write_bytes(b"PA-SEGMENT-3\n\x00garbage")  # a damaged file is only a cache miss
+    files[0].write_bytes(MAGIC + b"\x00garbage")  # a damaged file is only a cache miss
     files[1].write_bytes(b"")
     assert view(Index(settings, "none", tok)) == expected
     assert all(len(f.read_bytes()) > 100 for f in files[:2])  # rebuilt and saved again

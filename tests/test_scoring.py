@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.fuse import minmax, rrf, weighted
-from assistant.lexical import BM25
+from assistant.lexical import BM25, Postings
 from assistant.settings import DATA_DIR
 from assistant.tokenize import SynonymTable, tokenize
 
@@ -45,6 +46,24 @@ def test_bm25_prefers_rare_terms_and_short_documents() -> None:
     assert [i for i, _ in top] == [2, 3]
     assert index.top(["不存在"], 3) == []
     assert index.idf("带押过户") > index.idf("土地")
+
+
+def test_bm25_merged_from_segments_scores_as_one_index() -> None:
+    """Postings built per document and saved apart merge into the same scores as one build: terms
+    are named by a hash, so no process's numbering is needed to read a saved segment."""
+    docs = [
+        [["土地", "出让", "合同"], ["土地", "规划"]],
+        [["带押过户", "二手房", "土地"]],
+        [["土地"] * 5 + ["带押过户"], ["宅基地"]],
+    ]
+    whole = BM25.from_tokens([chunk for doc in docs for chunk in doc])
+    saved = [Postings.of(doc).arrays() for doc in reversed(docs)]
+    merged = BM25([Postings.from_arrays(a) for a in reversed(saved)])
+    for query in (["带押过户"], ["土地", "规划"], ["宅基地", "二手房"], ["不存在"]):
+        assert np.allclose(whole.scores(query)[0], merged.scores(query)[0])
+        assert merged.top(query, 3) == whole.top(query, 3)
+    assert merged.idf("不存在") == whole.idf("不存在") > merged.idf("土地")
+    assert BM25([]).top(["土地"], 3) == []
 
 
 def test_bm25_top_n_cuts_and_orders() -> None:
