@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant.answer.provenance import facts_line
 from assistant.errors import InvalidInput
-from assistant.metadata import DocumentFilter
+from assistant.ingest.metadata import DocumentFilter
 from assistant.models import Answer
 from assistant.service import Assistant
 from assistant.settings import Settings

@@ -24,7 +24,7 @@ from assistant.errors import AssistantError
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
-    from assistant.index import DocumentRecord
+    from assistant.index.store import DocumentRecord
     from assistant.service import Assistant
 
     from .shared import JobStore

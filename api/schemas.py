@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assistant.index import DocumentRecord
-from assistant.metadata import DATE_FORM, DocumentFilter
+from assistant.index.store import DocumentRecord
+from assistant.ingest.metadata import DATE_FORM, DocumentFilter
 from assistant.models import Answer, Hit
 
 DATE_OR_EMPTY = f"^({DATE_FORM})?$"

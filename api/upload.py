@@ -17,7 +17,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from assistant.errors import FileTooLarge, InvalidInput, UnsupportedFormat
-from assistant.ingest import SUPPORTED, document_id
+from assistant.ingest.pipeline import SUPPORTED, document_id
 from assistant.settings import Settings
 
 from .jobs import StoredUpload, upload_root

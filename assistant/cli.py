@@ -11,8 +11,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .errors import AssistantError
-from .settings import Settings, get_settings
+from assistant.errors import AssistantError
+from assistant.settings import Settings, get_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _assistant(settings: Settings, create: bool = False) -> Any:
-    from .service import Assistant
+    from assistant.service import Assistant
 
     return Assistant(settings, create=create)
 
@@ -162,7 +162,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from .retrieve import Filters
+    from assistant.retrieve.retriever import Filters
 
     bot = _assistant(settings)
     hits = bot.search(args.query, args.top_k, Filters(args.document, args.heading))
@@ -197,8 +197,8 @@ def hit_json(h: Any) -> dict[str, Any]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .answer import answer_json
-    from .answer.provenance import facts_line
+    from assistant.answer import answer_json
+    from assistant.answer.provenance import facts_line
 
     bot = _assistant(settings)
     result = bot.ask(args.question, args.history)
@@ -222,10 +222,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
-    from .answer.model import AnswerModel
-    from .evaluate import load_qa
-    from .service import Assistant
-    from .tune import run
+    from assistant.answer.model import AnswerModel
+    from assistant.eval.metrics import load_qa
+    from assistant.eval.tune import run
+    from assistant.service import Assistant
 
     # The earlier model only writes the earlier answers of follow-up questions; a stale or broken
     # file cannot stop a refit.
@@ -257,8 +257,8 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .evaluate import ANSWER_COLUMNS, evaluate_retrieval, format_table, load_qa
-    from .followup import resolve
+    from assistant.answer.followup import resolve
+    from assistant.eval.metrics import ANSWER_COLUMNS, evaluate_retrieval, format_table, load_qa
 
     bot = _assistant(settings)
     items = load_qa(args.qa)
@@ -268,7 +268,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         )
     }
     if not args.retrieval_only and hasattr(bot, "ask"):
-        from .evaluate import evaluate_answers
+        from assistant.eval.metrics import evaluate_answers
 
         report["answers"] = evaluate_answers(items, bot.ask)
     if args.json:

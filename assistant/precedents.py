@@ -40,12 +40,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answer.provenance import resolve
-from .chunk import sentences
-from .places import Gazetteer
-from .question import _pos_tokenizer
-from .structure import CN_NUM
-from .tokenize import cn_number
+from assistant.answer.provenance import resolve
+from assistant.text.places import Gazetteer
+from assistant.text.question import pos_tokenizer
+from assistant.text.structure import CN_NUM, sentences
+from assistant.text.tokenize import cn_number
 
 MEASURES_PATH = Path(__file__).resolve().parent / "data" / "measures.tsv"
 
@@ -225,7 +224,7 @@ class Extractor:
     def __init__(
         self, userdict: Path, gazetteer: Gazetteer | None = None, table: MeasureTable | None = None
     ) -> None:
-        self.tok = _pos_tokenizer(userdict)
+        self.tok = pos_tokenizer(userdict)
         self.gazetteer = gazetteer or Gazetteer.load()
         self.table = table or MeasureTable.load()
 
@@ -675,8 +674,8 @@ def matches(
 
 def sections_of(title: str, text: str) -> list[Section]:
     """The document's sections, as chunking finds them (headlines of a newsletter, 第X条 …)."""
-    from .chunk import sections
-    from .models import Document
+    from assistant.ingest.chunk import sections
+    from assistant.models import Document
 
     doc = Document(id="", title=title, source="", doc_type="txt", text=text, content_hash="")
     return [Section(list(s.heading_path), s.start, s.end, s.heading_end) for s in sections(doc)]

@@ -12,21 +12,27 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .answer.model import AnswerModel
-from .embed import Embedder, make_embedder
-from .errors import IndexNotReady, NotFound
-from .evidence import Vocabulary
-from .generate import Generator, make_generator
-from .index import DocumentRecord, Index, Snapshot, exists
-from .ingest import IngestReport, build_document, fill_vectors, index_document, ingest_paths
-from .metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
-from .models import Answer, Hit
-from .places import Gazetteer, Jurisdictions
-from .precedents import Casebook, Extractor, Precedent
-from .retrieve import Filters, Retriever
-from .settings import Settings, get_settings
-from .snapshot import Segment
-from .tokenize import tokenize
+from assistant.answer.evidence import Vocabulary
+from assistant.answer.generate import Generator, make_generator
+from assistant.answer.model import AnswerModel
+from assistant.errors import IndexNotReady, NotFound
+from assistant.index.embed import Embedder, make_embedder
+from assistant.index.snapshot import Segment
+from assistant.index.store import DocumentRecord, Index, Snapshot, exists
+from assistant.ingest.metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
+from assistant.ingest.pipeline import (
+    IngestReport,
+    build_document,
+    fill_vectors,
+    index_document,
+    ingest_paths,
+)
+from assistant.models import Answer, Hit
+from assistant.precedents import Casebook, Extractor, Precedent
+from assistant.retrieve.retriever import Filters, Retriever
+from assistant.settings import Settings, get_settings
+from assistant.text.places import Gazetteer, Jurisdictions
+from assistant.text.tokenize import tokenize
 
 T = TypeVar("T")
 # A question that asks for an older version is answered from it too ("修订前", "旧版", "2012年版").
@@ -277,7 +283,7 @@ class Assistant:
     ) -> Answer:
         """A cited answer; `history` holds earlier user questions and `answers` earlier replies,
         oldest first; `where` keeps only some kinds of document (current versions by default)."""
-        from .answer import answer
+        from assistant.answer import answer
 
         # An extractive answer is a function of the question and the index version: kiosk
         # suggestions are asked again and again. (A generated one is not cached: it may vary.)

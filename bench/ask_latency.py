@@ -23,7 +23,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.evaluate import load_qa  # noqa: E402
+from assistant.eval.metrics import load_qa  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 

@@ -12,7 +12,7 @@ Method (printed with the results):
   - `baseline`: the index of 2026-11-29 (every refresh re-reads all chunks from Chroma, token lists
     from a JSON cache, BM25 postings in a dict of numpy arrays), vendored in bench/baseline_lexical.py
     and `BaselineIndex` below.
-  - `segments`: assistant/index.py now (a segment per document version, merged into one CSC matrix).
+  - `segments`: assistant/index/ now (a segment per document version, merged into one CSC matrix).
 - "one change": another writer replaces one document, then the reader's `refresh()` is timed: what
   each worker spends, after its next check (every `refresh_seconds`), before the change is live.
 - RSS: VmRSS after the open (and VmHWM, the peak) of the measuring process, which holds Chroma's
@@ -44,13 +44,13 @@ sys.path.insert(0, str(REPO / "bench"))
 from baseline_lexical import BM25 as BaselineBM25  # noqa: E402
 from scale import QUERIES, prepare, stream  # noqa: E402
 
-from assistant.embed import slug  # noqa: E402
-from assistant.index import META_ID, Index, _chunk_meta, _pages_json  # noqa: E402
+from assistant.index.embed import slug  # noqa: E402
+from assistant.index.snapshot import DocumentRecord, Snapshot  # noqa: E402
+from assistant.index.store import META_ID, Index, _chunk_meta, _pages_json  # noqa: E402
 from assistant.models import Chunk, Document  # noqa: E402
-from assistant.retrieve import Retriever  # noqa: E402
+from assistant.retrieve.retriever import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
-from assistant.snapshot import DocumentRecord, Snapshot  # noqa: E402
-from assistant.tokenize import TOKENIZER_VERSION, tokenize  # noqa: E402
+from assistant.text.tokenize import TOKENIZER_VERSION, tokenize  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 

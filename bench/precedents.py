@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.ingest import build_document, read_sidecar  # noqa: E402
+from assistant.ingest.pipeline import build_document, read_sidecar  # noqa: E402
 from assistant.precedents import Extractor, _paragraphs, sections_of  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 

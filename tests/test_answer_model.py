@@ -18,11 +18,11 @@ from assistant.answer.features import (
     token_coverage,
 )
 from assistant.answer.model import MODEL_PATH, AnswerModel, Logistic, Thresholds
-from assistant.evaluate import QAItem
+from assistant.eval.metrics import QAItem
 from assistant.models import Chunk, Hit
-from assistant.question import analyse
 from assistant.settings import DATA_DIR
-from assistant.tokenize import SynonymTable, said
+from assistant.text.question import analyse
+from assistant.text.tokenize import SynonymTable, said
 
 USERDICT = DATA_DIR / "userdict.txt"
 
@@ -149,7 +149,7 @@ def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> Non
 
 
 def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> None:
-    from assistant.tune import figures, fit
+    from assistant.eval.tune import figures, fit
 
     def item(i: int, q: str, must: list[str], ev: list[str], kind: str = "fact") -> QAItem:
         return QAItem(f"t{i}", kind, q, [], "", must, ev, doc="seed/x", group=f"g{i % 3}")
@@ -162,7 +162,7 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
         item(4, "杭州的公积金怎么提取？", [], [], "uncovered"),
         item(5, "宅基地一户能批多少平方米？", [], [], "uncovered"),
     ]
-    from assistant.tune import read_cases
+    from assistant.eval.tune import read_cases
 
     cases = read_cases(seed_assistant, items)
     assert any(c.labels and any(c.labels) for c in cases if c.item.answerable)

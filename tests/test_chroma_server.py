@@ -20,7 +20,7 @@ import httpx
 import pytest
 from server_utils import eventually, free_port, stop
 
-from assistant.ingest import document_id
+from assistant.ingest.pipeline import document_id
 from assistant.service import Assistant
 from assistant.settings import get_settings
 from tests.conftest import REPO

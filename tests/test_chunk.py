@@ -7,9 +7,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.chunk import chunk_document, sentences
+from assistant.ingest.chunk import chunk_document
 from assistant.models import Document, PageSpan
-from assistant.structure import analyse
+from assistant.text.structure import analyse, sentences
 
 LAW = "\n".join(
     [

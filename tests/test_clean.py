@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.clean import clean, normalize_text
 from assistant.errors import IngestError
+from assistant.ingest.clean import clean, normalize_text
+from assistant.ingest.parse import parse_file
 from assistant.models import Document, PageSpan, ParsedFile
-from assistant.parse import parse_file
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DOCS = SHARED / "external" / "policy_docs"

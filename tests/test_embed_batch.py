@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from assistant.embed import QueryBatcher
+from assistant.index.embed import QueryBatcher
 
 
 class Recorder:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluate import evaluate_answers, evaluate_retrieval, load_qa
+from assistant.eval.metrics import evaluate_answers, evaluate_retrieval, load_qa
 from assistant.service import Assistant
 from assistant.settings import get_settings
 from tests.conftest import REPO, external

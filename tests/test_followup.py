@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from assistant.followup import entities, needs_context, resolve, resolve_turn, resolve_with
+from assistant.answer.followup import entities, needs_context, resolve, resolve_turn, resolve_with
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from assistant.answer import answer
-from assistant.errors import GenerationError
-from assistant.generate import (
+from assistant.answer.generate import (
     ABSTAIN_REPLY,
     DATA_CLOSE,
     DATA_OPEN,
@@ -28,6 +27,7 @@ from assistant.generate import (
     answer_messages,
     make_generator,
 )
+from assistant.errors import GenerationError
 from assistant.models import Chunk, Hit
 from assistant.settings import get_settings
 

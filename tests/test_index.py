@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import NotFound
-from assistant.ingest import document_id
-from assistant.retrieve import Filters
+from assistant.ingest.pipeline import document_id
+from assistant.retrieve.retriever import Filters
 from assistant.service import Assistant
 from assistant.settings import get_settings
 from tests.conftest import CORPUS
@@ -178,12 +178,12 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     segment files, reads each document, or reads the whole store at once."""
     from functools import partial
 
-    from assistant.chunk import chunk_document
-    from assistant.index import FETCH_ONE_BY_ONE, Index
-    from assistant.ingest import build_document
+    from assistant.index.snapshot import MAGIC
+    from assistant.index.store import FETCH_ONE_BY_ONE, Index
+    from assistant.ingest.chunk import chunk_document
+    from assistant.ingest.pipeline import build_document
     from assistant.models import Chunk
-    from assistant.snapshot import MAGIC
-    from assistant.tokenize import tokenize
+    from assistant.text.tokenize import tokenize
 
     settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
     tok = partial(tokenize, userdict=settings.userdict_path)

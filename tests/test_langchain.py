@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embed import SentenceTransformerEmbedder, packaged_minilm_path
-from assistant.lc import EmbedderEmbeddings, PolicyRetriever
+from assistant.index.embed import SentenceTransformerEmbedder, packaged_minilm_path
+from assistant.integrations.langchain import EmbedderEmbeddings, PolicyRetriever
 from assistant.service import Assistant
 from assistant.settings import get_settings
 

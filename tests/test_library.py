@@ -13,11 +13,11 @@ from server_utils import ADMIN_KEY, LiveServer, assert_envelope, wait_ready
 from api.main import create_app
 from assistant.answer.provenance import annotate, date_notes, resolve
 from assistant.errors import InvalidInput
-from assistant.metadata import DocumentFilter, Edits, date_of, versions, work_of
+from assistant.ingest.metadata import DocumentFilter, Edits, date_of, versions, work_of
 from assistant.models import Answer, Citation
-from assistant.places import Gazetteer, Jurisdictions
 from assistant.service import Assistant
 from assistant.settings import get_settings
+from assistant.text.places import Gazetteer, Jurisdictions
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 OLD = "示范市土地管理条例(2010-03-01).md"

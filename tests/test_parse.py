@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from assistant.errors import FileTooLarge, IngestError, UnsupportedFormat
+from assistant.ingest.parse import parse_bytes, parse_file
 from assistant.models import ParsedFile
-from assistant.parse import parse_bytes, parse_file
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DOCS = SHARED / "external" / "policy_docs"

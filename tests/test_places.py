@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.metadata import date_of, derive, kind_of, merged
-from assistant.places import Gazetteer, Jurisdictions, jurisdiction, short_name
+from assistant.ingest.metadata import date_of, derive, kind_of, merged
+from assistant.text.places import Gazetteer, Jurisdictions, jurisdiction, short_name
 
 
 @pytest.fixture(scope="module")

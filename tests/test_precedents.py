@@ -11,7 +11,7 @@ import httpx
 import pytest
 from server_utils import assert_envelope, serve_shared, wait_ready
 
-from assistant.ingest import build_document, read_sidecar
+from assistant.ingest.pipeline import build_document, read_sidecar
 from assistant.precedents import (
     Casebook,
     Extractor,

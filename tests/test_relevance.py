@@ -1,4 +1,4 @@
-"""The term-coverage rule of staff search (assistant/relevance.py): pure functions, no index."""
+"""The term-coverage rule of staff search (assistant/retrieve/relevance.py): pure functions, no index."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from assistant import relevance
-from assistant.relevance import Match, QueryTerm, TermStats
+from assistant.retrieve import relevance
+from assistant.retrieve.relevance import Match, QueryTerm, TermStats
 from assistant.settings import get_settings
-from assistant.tokenize import SynonymTable, normalise
+from assistant.text.tokenize import SynonymTable, normalise
 
 
 @pytest.fixture(scope="module")

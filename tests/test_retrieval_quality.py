@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.evaluate import evaluate_retrieval, load_qa
-from assistant.followup import resolve
+from assistant.answer.followup import resolve
+from assistant.eval.metrics import evaluate_retrieval, load_qa
 from assistant.service import Assistant
 from tests.conftest import QA_PATH
 

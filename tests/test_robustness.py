@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.index import DocumentRecord, Index
-from assistant.ingest import document_id
+from assistant.index.store import DocumentRecord, Index
+from assistant.ingest.pipeline import document_id
 from assistant.settings import get_settings
-from assistant.tokenize import tokenize
+from assistant.text.tokenize import tokenize
 from tests.conftest import CORPUS, REPO, external
 
 SEED = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.fuse import minmax, rrf, weighted
-from assistant.lexical import BM25, Postings
+from assistant.index.lexical import BM25, Postings
+from assistant.retrieve.fuse import minmax, rrf, weighted
 from assistant.settings import DATA_DIR
-from assistant.tokenize import SynonymTable, tokenize
+from assistant.text.tokenize import SynonymTable, tokenize
 
 USERDICT = DATA_DIR / "userdict.txt"
 

@@ -17,10 +17,10 @@ from server_utils import ADMIN_KEY, LiveServer, assert_envelope, wait_job, wait_
 from api.jobs import Job
 from api.main import create_app
 from api.shared import SHARED_FILE, JobStore, RateLimiter, SharedState, client_address
-from assistant.index import Index
-from assistant.ingest import build_document, index_document
+from assistant.index.store import Index
+from assistant.ingest.pipeline import build_document, index_document
 from assistant.settings import get_settings
-from assistant.tokenize import tokenize
+from assistant.text.tokenize import tokenize
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from server_utils import ADMIN_KEY, assert_envelope, eventually, free_port, stop, wait_job
 
-from assistant.embed import slug
+from assistant.index.embed import slug
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 With `"match": true` in the body (the staff page sends it) each hit says which of the query's
 content terms it holds and what share of the query that is (`match`), and passages holding less
-than half of it are left out (the term-coverage rule of `assistant.relevance`). Without the flag
+than half of it are left out (the term-coverage rule of `assistant.retrieve.relevance`). Without the flag
 the route answers exactly as before: top_k hits, however weak, and no `match` field.
 """
 
@@ -13,13 +13,13 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from assistant import relevance
 from assistant.errors import InvalidInput
-from assistant.index import Snapshot
+from assistant.index.store import Snapshot
 from assistant.models import Hit
-from assistant.retrieve import Filters
+from assistant.retrieve import relevance
+from assistant.retrieve.retriever import Filters
 from assistant.service import Assistant
-from assistant.tokenize import normalise
+from assistant.text.tokenize import normalise
 
 from ..deps import AssistantDep, Reader, SettingsDep
 from ..openapi import OPEN

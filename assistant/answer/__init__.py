@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..metadata import SHOWN
-from ..models import Answer
-from .decide import Verdict
-from .model import AnswerModel
-from .pipeline import Reading, answer, read, respond
+from assistant.answer.decide import Verdict
+from assistant.answer.model import AnswerModel
+from assistant.answer.pipeline import Reading, answer, read, respond
+from assistant.ingest.metadata import SHOWN
+from assistant.models import Answer
 
 __all__ = [
     "Answer",

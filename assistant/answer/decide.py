@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evidence import Gap
-from ..question import QuestionInfo
-from .model import AnswerModel
+from assistant.answer.evidence import Gap
+from assistant.answer.model import AnswerModel
+from assistant.text.question import QuestionInfo
 
 GREETINGS = frozenset(
     "你好 您好 你们好 大家好 哈喽 嗨 哈哈 哈哈哈 嘿嘿 呵呵 谢谢 谢谢你 多谢 好的 好 嗯 嗯嗯 在吗 在不在 再见 拜拜 ok OK hello hi".split()

@@ -11,13 +11,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..evidence import Gap, Vocabulary, context_text, flat, gaps, support, term_coverage
-from ..models import Hit
-from ..question import QuestionInfo, Term
-from ..sentences import Unit, previous_sentences, units
-from ..structure import numbered
-from ..tokenize import has_figure
-from ..wording import ANSWER_TYPES, TYPE_KEYWORDS
+from assistant.answer.evidence import (
+    Gap,
+    Vocabulary,
+    context_text,
+    flat,
+    gaps,
+    support,
+    term_coverage,
+)
+from assistant.answer.sentences import Unit, previous_sentences, units
+from assistant.models import Hit
+from assistant.text.question import QuestionInfo, Term
+from assistant.text.structure import numbered
+from assistant.text.tokenize import has_figure
+from assistant.text.wording import ANSWER_TYPES, TYPE_KEYWORDS
 
 # Characters before a figure that are searched for the word naming it ("用地面积1224亩").
 ATTACH_WINDOW = 8

@@ -1,6 +1,6 @@
 """The fitted answer models: two logistic regressions and three thresholds, read from one data file.
 
-`assistant/data/answer_model.json` is written by `policy-assistant tune` (see assistant/tune.py),
+`assistant/data/answer_model.json` is written by `policy-assistant tune` (see assistant/eval/tune.py),
 which fits it on the `tune` split of the blind question sets and prints the held-out figures.
 Every weight there has the name of the feature it multiplies; nothing here is hand-set.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
+from assistant.errors import InvalidInput
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "answer_model.json"
 
@@ -109,7 +109,7 @@ class AnswerModel:
     @classmethod
     def untrained(cls) -> AnswerModel:
         """A model that knows nothing yet: what `tune` starts from (it never reads the file)."""
-        from .features import QUESTION_FEATURES, SENTENCE_FEATURES
+        from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
 
         def flat(names: Sequence[str]) -> Logistic:
             n = len(names)

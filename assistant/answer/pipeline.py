@@ -13,22 +13,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cite import ground, verify
-from ..errors import GenerationError
-from ..evidence import Gap, Vocabulary
-from ..followup import ENTITY, Resolved, resolve_with
-from ..generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
-from ..models import Answer, Hit
-from ..places import Jurisdictions
-from ..question import QuestionInfo, analyse, domain_vocabulary, with_context
-from ..retrieve import Filters, Retriever
-from ..sentences import Draft, compose
-from ..settings import Settings
-from .decide import Verdict, decide, has_content
-from .features import Candidate, candidates, for_part, gap_list, question_features
-from .model import AnswerModel
-from .provenance import annotate
-from .select import select
+from assistant.answer.cite import ground, verify
+from assistant.answer.decide import Verdict, decide, has_content
+from assistant.answer.evidence import Gap, Vocabulary
+from assistant.answer.features import Candidate, candidates, for_part, gap_list, question_features
+from assistant.answer.followup import ENTITY, Resolved, resolve_with
+from assistant.answer.generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
+from assistant.answer.model import AnswerModel
+from assistant.answer.provenance import annotate
+from assistant.answer.select import select
+from assistant.answer.sentences import Draft, compose
+from assistant.errors import GenerationError
+from assistant.models import Answer, Hit
+from assistant.retrieve.retriever import Filters, Retriever
+from assistant.settings import Settings
+from assistant.text.places import Jurisdictions
+from assistant.text.question import QuestionInfo, analyse, domain_vocabulary, with_context
 
 CLARIFY_REPLY = "请用一句话说明您想了解的事情，例如：“二手房还有贷款能过户吗？”"
 HEDGE_LEAD = "现有文件没有直接回答这个问题，最相关的内容是："

@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from ..models import Answer, Citation
-from ..places import Jurisdictions
+from assistant.models import Answer, Citation
+from assistant.text.places import Jurisdictions
 
 # Year words and their offset from the document's year; month words need the document's month.
 YEARS = {"今年": 0, "本年": 0, "本年度": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}

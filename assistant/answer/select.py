@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 
-from ..evidence import flat
-from ..question import QuestionInfo
-from ..sentences import Unit, joined, joined_by_space
-from ..structure import ARTICLE_RE, numbered
-from .features import Candidate
+from assistant.answer.evidence import flat
+from assistant.answer.features import Candidate
+from assistant.answer.sentences import Unit, joined, joined_by_space
+from assistant.text.question import QuestionInfo
+from assistant.text.structure import ARTICLE_RE, numbered
 
 # Most sentences (or list items) an answer holds, by the question's shape.
 MAX_ITEMS = {"fact": 3, "compare": 4, "list": 6, "procedure": 6}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import jieba.posseg
 
-from .tokenize import NUMBER_RE, STOPWORDS, SynonymTable, _tokenizer, normalise
-from .wording import (
+from assistant.text.tokenize import NUMBER_RE, STOPWORDS, SynonymTable, jieba_tokenizer, normalise
+from assistant.text.wording import (
     ANSWER_TYPES,
     CLAUSE,
     COMPARE_RE,
@@ -81,8 +81,9 @@ class QuestionInfo:
 
 
 @lru_cache(maxsize=4)
-def _pos_tokenizer(userdict: Path) -> jieba.posseg.POSTokenizer:
-    return jieba.posseg.POSTokenizer(_tokenizer(userdict))
+def pos_tokenizer(userdict: Path) -> jieba.posseg.POSTokenizer:
+    """jieba with part-of-speech tags over the same user dictionary, built once per dictionary."""
+    return jieba.posseg.POSTokenizer(jieba_tokenizer(userdict))
 
 
 @lru_cache(maxsize=4)
@@ -104,7 +105,7 @@ def pos_cut(text: str, userdict: Path) -> list[tuple[str, str]]:
     text = normalise(text)
     out: list[tuple[str, str]] = []
     pos = 0
-    tok = _pos_tokenizer(userdict)
+    tok = pos_tokenizer(userdict)
     for m in NUMBER_RE.finditer(text):
         out.extend((p.word, p.flag) for p in tok.cut(text[pos : m.start()]))
         out.append((m.group(), "m"))

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .models import Hit
-from .question import QuestionInfo, Term
-from .tokenize import _tokenizer, has_figure, normalise
-from .wording import ANSWER_TYPES
+from assistant.models import Hit
+from assistant.text.question import QuestionInfo, Term
+from assistant.text.tokenize import has_figure, jieba_tokenizer, normalise
+from assistant.text.wording import ANSWER_TYPES
 
 WS = re.compile(r"\s+")
 PERCENT = re.compile(r"\d[\d.]*[%％]")
@@ -47,7 +47,9 @@ def flat(text: str) -> str:
 def _subwords(word: str, userdict: Path | None) -> tuple[str, ...]:
     if userdict is None:
         return tuple(word[i : i + 2] for i in range(len(word) - 1)) if len(word) > 2 else ()
-    return tuple(w for w in _tokenizer(userdict).cut_for_search(word) if len(w) >= 2 and w != word)
+    return tuple(
+        w for w in jieba_tokenizer(userdict).cut_for_search(word) if len(w) >= 2 and w != word
+    )
 
 
 def term_coverage(term: Term, text: str, userdict: Path | None = None) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .structure import CN_NUM
+from assistant.text.structure import CN_NUM
 
 # Words that frame a question rather than name what it is about (generic nouns, verbs and
 # adverbs of everyday questions). They are never required to appear in the evidence.

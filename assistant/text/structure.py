@@ -132,3 +132,29 @@ def analyse(text: str, title: str = "") -> list[Line]:
             continue
         merged.append(line)
     return merged
+
+
+# Where a sentence ends: its mark, with any closing quotes or brackets, or a line break.
+SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\]】]*|\n")
+
+
+def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) spans of the sentences in text[start:end], trailing whitespace excluded."""
+    spans = []
+    pos = start
+    for m in SENTENCE_END.finditer(text, start, end):
+        stop = m.end() if m.group() != "\n" else m.start()
+        if text[pos:stop].strip():
+            spans.append(_trim(text, pos, stop))
+        pos = m.end()
+    if pos < end and text[pos:end].strip():
+        spans.append(_trim(text, pos, end))
+    return spans
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import AssistantError
-from .settings import Settings
+from assistant.errors import AssistantError
+from assistant.settings import Settings
 
 # A query is a question, not a document: beyond this many characters (a pasted page, a long
 # history) the tail adds little and the encoder's cost grows with length.

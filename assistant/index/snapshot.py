@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .lexical import BM25, Postings
-from .models import Chunk
-from .tokenize import TOKENIZER_VERSION
+from assistant.index.lexical import BM25, Postings
+from assistant.models import Chunk
+from assistant.text.tokenize import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 

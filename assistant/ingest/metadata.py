@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidInput
-from .places import Gazetteer, jurisdiction
+from assistant.errors import InvalidInput
+from assistant.text.places import Gazetteer, jurisdiction
 
 FILE_DATE = re.compile(r"[（(](\d{4})-(\d{2})-(\d{2})[)）]")
 CN_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")

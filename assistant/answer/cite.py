@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .evidence import flat
-from .models import Citation, Hit
-from .sentences import Draft, Unit, cite, split_sentences
+from assistant.answer.evidence import flat
+from assistant.answer.sentences import Draft, Unit, cite, split_sentences
+from assistant.models import Citation, Hit
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # A claim ends at a stop mark; markers right after the mark belong to the claim before it.

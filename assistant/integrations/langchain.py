@@ -10,8 +10,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .embed import Embedder
-from .models import Hit
+from assistant.index.embed import Embedder
+from assistant.models import Hit
 
 
 class EmbedderEmbeddings(Embeddings):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from .errors import GenerationError
-from .models import Hit
-from .settings import Settings
+from assistant.errors import GenerationError
+from assistant.models import Hit
+from assistant.settings import Settings
 
 ABSTAIN_REPLY = "抱歉，现有文件中没有找到关于这个问题的明确规定或信息。建议您咨询服务大厅相关窗口或拨打咨询电话。"
 DATA_OPEN = "<<<资料开始>>>"

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from .embed import slug
-from .errors import IndexNotReady, NotFound
-from .models import Chunk, Document, PageSpan
-from .settings import Settings
-from .snapshot import DocumentRecord, Segment, SegmentCache, Snapshot, segment_key
+from assistant.errors import IndexNotReady, NotFound
+from assistant.index.embed import slug
+from assistant.index.snapshot import DocumentRecord, Segment, SegmentCache, Snapshot, segment_key
+from assistant.models import Chunk, Document, PageSpan
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 

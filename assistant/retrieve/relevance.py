@@ -31,10 +31,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chunk import sentences
-from .places import EXTENDERS
-from .question import analyse
-from .tokenize import SynonymTable, has_figure, normalise
+from assistant.text.places import EXTENDERS
+from assistant.text.question import analyse
+from assistant.text.structure import sentences
+from assistant.text.tokenize import SynonymTable, has_figure, normalise
 
 RULE = "term-coverage"
 MIN_COVERAGE = 0.5

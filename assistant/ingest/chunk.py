@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from .models import Chunk, Document
-from .structure import Line, analyse
+from assistant.models import Chunk, Document
+from assistant.text.structure import Line, analyse, sentences
 
 # A sentence ends at a stop mark plus any closing quotes or brackets after it, or at a line end.
-SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\]】]*|\n")
 HARD_LIMIT_FACTOR = 3
 
 
@@ -21,28 +19,6 @@ class Section:
     start: int
     end: int
     heading_end: int = -1  # end of the section's own heading line(s); -1 when it has none
-
-
-def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """[start, end) spans of the sentences in text[start:end], trailing whitespace excluded."""
-    spans = []
-    pos = start
-    for m in SENTENCE_END.finditer(text, start, end):
-        stop = m.end() if m.group() != "\n" else m.start()
-        if text[pos:stop].strip():
-            spans.append(_trim(text, pos, stop))
-        pos = m.end()
-    if pos < end and text[pos:end].strip():
-        spans.append(_trim(text, pos, end))
-    return spans
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 def sections(doc: Document) -> list[Section]:

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fuse
-from .embed import Embedder
-from .index import Index
-from .models import Hit
-from .settings import Settings
-from .tokenize import SynonymTable, tokenize
+from assistant.index.embed import Embedder
+from assistant.index.store import Index
+from assistant.models import Hit
+from assistant.retrieve import fuse
+from assistant.settings import Settings
+from assistant.text.tokenize import SynonymTable, tokenize
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from .errors import InvalidInput
-from .models import Hit
+from assistant.errors import InvalidInput
+from assistant.models import Hit
 
 WS = re.compile(r"\s+")
 TYPES = (

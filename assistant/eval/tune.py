@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
-from .answer.model import AnswerModel, Logistic, Thresholds
-from .answer.pipeline import Reading, features_of, read, respond
-from .evaluate import QAItem, answer_metrics, first_hit_rank, squash
-from .evaluate import judge as judge_answer
-from .service import Assistant
+from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from assistant.answer.model import AnswerModel, Logistic, Thresholds
+from assistant.answer.pipeline import Reading, features_of, read, respond
+from assistant.eval.metrics import QAItem, answer_metrics, first_hit_rank, squash
+from assistant.eval.metrics import judge as judge_answer
+from assistant.service import Assistant
 
 MAX_FALSE_ABSTENTION = 0.03  # the bar, met on tune by the abstain threshold
 HEDGE_BELOW = 0.5  # a calibrated probability under one half is an answer we are unsure of

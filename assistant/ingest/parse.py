@@ -235,7 +235,7 @@ def _parse_pdf(data: bytes, filename: str, ocr: bool) -> ParsedFile:
 
 def _ocr_page(page: Any) -> str:
     """OCR text of the images embedded in one PDF page, top to bottom in file order."""
-    from assistant.ocr import ocr_image
+    from assistant.ingest.ocr import ocr_image
 
     texts = []
     try:

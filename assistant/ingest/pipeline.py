@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunk import chunk_document
-from .clean import clean
-from .embed import Embedder
-from .errors import AssistantError, IngestError, UnsupportedFormat
-from .index import DocumentRecord, Index
-from .metadata import derive, merged
-from .models import Chunk, Document
-from .parse import parse_bytes
-from .places import Gazetteer
-from .settings import Settings
+from assistant.errors import AssistantError, IngestError, UnsupportedFormat
+from assistant.index.embed import Embedder
+from assistant.index.store import DocumentRecord, Index
+from assistant.ingest.chunk import chunk_document
+from assistant.ingest.clean import clean
+from assistant.ingest.metadata import derive, merged
+from assistant.ingest.parse import parse_bytes
+from assistant.models import Chunk, Document
+from assistant.settings import Settings
+from assistant.text.places import Gazetteer
 
 SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
 SIDECAR = ".meta.json"
@@ -154,7 +154,7 @@ def build_document(
 
 def _first_heading(text: str) -> str:
     """The document's first line when it reads as a title (short, no closing punctuation)."""
-    from .structure import classify
+    from assistant.text.structure import classify
 
     first = text.split("\n", 1)[0]
     line = classify(first, 0, len(first))

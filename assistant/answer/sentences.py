@@ -12,9 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .chunk import sentences
-from .models import Citation, Hit
-from .structure import numbered
+from assistant.models import Citation, Hit
+from assistant.text.structure import numbered, sentences
 
 STOPS = tuple("。！？；!?;…")
 CLOSERS = "”’」』）)]】"
