@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.answer.provenance import resolve
+from assistant.text.analyzer import Analyzer
 from assistant.text.places import Gazetteer
-from assistant.text.question import pos_tokenizer
 from assistant.text.structure import CN_NUM, sentences
 from assistant.text.tokenize import cn_number
 
@@ -222,9 +222,12 @@ class Extractor:
     """Finds cases in documents; build once (the tokenizer and the tables load in a second)."""
 
     def __init__(
-        self, userdict: Path, gazetteer: Gazetteer | None = None, table: MeasureTable | None = None
+        self,
+        analyzer: Analyzer,
+        gazetteer: Gazetteer | None = None,
+        table: MeasureTable | None = None,
     ) -> None:
-        self.tok = pos_tokenizer(userdict)
+        self.tok = analyzer.pos
         self.gazetteer = gazetteer or Gazetteer.load()
         self.table = table or MeasureTable.load()
 

@@ -8,7 +8,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -31,8 +30,8 @@ from assistant.models import Answer, Hit
 from assistant.precedents import Casebook, Extractor, Precedent
 from assistant.retrieve.retriever import Filters, Retriever
 from assistant.settings import Settings, get_settings
+from assistant.text.analyzer import Analyzer
 from assistant.text.places import Gazetteer, Jurisdictions
-from assistant.text.tokenize import tokenize
 
 T = TypeVar("T")
 # A question that asks for an older version is answered from it too ("修订前", "旧版", "2012年版").
@@ -69,10 +68,9 @@ class Assistant:
             make_embedder(self.settings) if isinstance(embedder, str) else embedder
         )
         name = self.embedder.name if self.embedder is not None else "none"
-        self.index = Index(
-            self.settings, name, partial(tokenize, userdict=self.settings.userdict_path)
-        )
-        self.retriever = Retriever(self.index, self.embedder, self.settings)
+        self.analyzer = Analyzer(self.settings.userdict_path, self.settings.synonyms_path)
+        self.index = Index(self.settings, name, self.analyzer.tokenize)
+        self.retriever = Retriever(self.index, self.embedder, self.settings, self.analyzer)
         self.generator: Generator | None = (
             make_generator(self.settings) if isinstance(generator, str) else generator
         )
@@ -132,7 +130,7 @@ class Assistant:
         again only when its content or its facts change."""
         with self._casebook_lock:
             if self._casebook is None:
-                self._casebook = Casebook(Extractor(self.settings.userdict_path))
+                self._casebook = Casebook(Extractor(self.analyzer))
             book = self._casebook
         docs = [(r.id, r.title, r.content_hash) for r in self.documents()]
         return book.cards(docs, self.document_facts(), lambda doc_id: self.document(doc_id)[1])

@@ -30,7 +30,6 @@ import time
 import uuid
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,8 @@ from assistant.index.store import META_ID, Index, _chunk_meta, _pages_json  # no
 from assistant.models import Chunk, Document  # noqa: E402
 from assistant.retrieve.retriever import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
-from assistant.text.tokenize import TOKENIZER_VERSION, tokenize  # noqa: E402
+from assistant.text.analyzer import Analyzer  # noqa: E402
+from assistant.text.tokenize import TOKENIZER_VERSION  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 
@@ -115,7 +115,7 @@ def build(folder: Path, chunks: int) -> dict[str, Any]:
     the index it leaves is the same).
     """
     settings = settings_for(folder)
-    index = Index(settings, "none", partial(tokenize, userdict=settings.userdict_path))
+    index = Index(settings, "none", Analyzer(settings.userdict_path).tokenize)
     have = len(index.snapshot.chunks)
     known = set(index.snapshot.documents)
     base, _ = prepare(settings)
@@ -169,7 +169,7 @@ def write_group(index: Index, group: list[tuple[Document, list[Chunk]]]) -> None
 def measure(folder: Path, impl: str) -> dict[str, Any]:
     """One worker's cold open, memory, one-document change and BM25 latency (run in a fresh process)."""
     settings = settings_for(folder)
-    tok = partial(tokenize, userdict=settings.userdict_path)
+    tok = Analyzer(settings.userdict_path).tokenize
     cls = BaselineIndex if impl == "baseline" else Index
     import chromadb  # noqa: F401  (its import, seconds here, is the same for both: not timed)
 
@@ -252,7 +252,7 @@ def worker(folder: Path) -> dict[str, Any]:
             first_ask_s = time.perf_counter() - t
             assert first.status_code == 200, first.text
             settings = settings_for(folder)
-            writer = Index(settings, "none", partial(tokenize, userdict=settings.userdict_path))
+            writer = Index(settings, "none", Analyzer(settings.userdict_path).tokenize)
             snap = writer.snapshot
             marker = f"第{time.time_ns() % 10**6}号测试标记段落"
             rewrite(writer, sorted(snap.documents)[len(snap.documents) // 3], marker)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from assistant.ingest.pipeline import build_document, read_sidecar  # noqa: E402
 from assistant.precedents import Extractor, _paragraphs, sections_of  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
+from assistant.text.analyzer import Analyzer  # noqa: E402
 
 LABELS = REPO / "bench" / "data" / "precedent_labels.jsonl"
 EXTERNAL = REPO.parent / "shared" / "external" / "policy_docs"
@@ -121,7 +122,7 @@ def main() -> None:
             if line.strip():
                 row = json.loads(line)
                 labels[key(row)] = row["correct"]
-    ex = Extractor(get_settings().userdict_path)
+    ex = Extractor(Analyzer(get_settings().userdict_path))
     found = []
     tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for corpus in CORPORA:

@@ -35,7 +35,6 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,8 @@ from assistant.ingest.pipeline import build_document, discover  # noqa: E402
 from assistant.models import Chunk, Document  # noqa: E402
 from assistant.retrieve.retriever import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
+from assistant.text.analyzer import Analyzer  # noqa: E402
 from assistant.text.places import Gazetteer  # noqa: E402
-from assistant.text.tokenize import tokenize  # noqa: E402
 
 DOCS = REPO.parent / "shared" / "external" / "policy_docs"
 OUT = REPO / "bench" / "out"
@@ -223,7 +222,7 @@ def build_and_measure(
 ) -> list[Row]:
     name = embedder.name if embedder is not None else "none"
     settings = get_settings(index_dir=folder, embedder=name, refresh_seconds=3600.0)
-    tok = partial(tokenize, userdict=settings.userdict_path)
+    tok = Analyzer(settings.userdict_path).tokenize
     index = Index(settings, name, tok)
     docs = stream(base)
     rows: list[Row] = []

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.text.analyzer import Analyzer
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -17,6 +19,8 @@ CORPUS = REPO / "corpus"
 QA_PATH = REPO / "bench" / "data" / "seed_qa.jsonl"
 SHARED = REPO.parent / "shared"
 EXTERNAL = SHARED / "external"
+# The text analyser of the shipped dictionary, for tests of pure text functions (one jieba load).
+ANALYZER = Analyzer(REPO / "assistant" / "data" / "userdict.txt")
 
 
 def external(*parts: str) -> Path:

@@ -28,11 +28,9 @@ from assistant.eval.metrics import (
     quote_is_evidence,
 )
 from assistant.models import Chunk, Hit
-from assistant.settings import DATA_DIR
 from assistant.text.question import QuestionInfo, Term, analyse, segments, shape
-from tests.conftest import QA_PATH
+from tests.conftest import ANALYZER, QA_PATH
 
-USERDICT = DATA_DIR / "userdict.txt"
 MARKER = re.compile(r"\[\d+\]")
 MODEL = AnswerModel.load()
 
@@ -44,9 +42,9 @@ def extractive(info: QuestionInfo, hits: Sequence[Hit]) -> Draft:
     from assistant.settings import get_settings
     from assistant.text.tokenize import tokenize
 
-    tokens = {t: 1.0 for t in tokenize(info.text, USERDICT) if len(t) >= 2}
-    pool = candidates(info, hits, USERDICT, tokens)
-    reading = Reading(Resolved(info.text), info, list(hits), pool, [], USERDICT, tokens)
+    tokens = {t: 1.0 for t in tokenize(info.text, ANALYZER) if len(t) >= 2}
+    pool = candidates(info, hits, ANALYZER, tokens)
+    reading = Reading(Resolved(info.text), info, list(hits), pool, [], ANALYZER, tokens)
     probs = MODEL.sentence_probabilities([c.features for c in pool])
     return extract(reading, probs, MODEL, get_settings())
 
@@ -70,14 +68,14 @@ def hit(
 
 
 def test_analyse_finds_terms_figures_places_and_kinds_of_answer() -> None:
-    info = analyse("2020年杭州的工业用地保障完成率是多少？", USERDICT)
+    info = analyse("2020年杭州的工业用地保障完成率是多少？", ANALYZER)
     assert "2020年" in info.numbers and "杭州" in info.places
     assert "工业用地" in info.term_texts and "完成率" in info.term_texts
     assert "percent" in info.answer_types
-    money = analyse("复垦出来的建设用地指标每亩能卖多少钱？", USERDICT)
+    money = analyse("复垦出来的建设用地指标每亩能卖多少钱？", ANALYZER)
     assert "money" in money.answer_types and money.per_unit == "亩"
-    assert "venue" in analyse("普通市民想参加放流活动，要去哪里报名？", USERDICT).answer_types
-    assert "duration" in analyse("办理一般要几个工作日？", USERDICT).answer_types
+    assert "venue" in analyse("普通市民想参加放流活动，要去哪里报名？", ANALYZER).answer_types
+    assert "duration" in analyse("办理一般要几个工作日？", ANALYZER).answer_types
 
 
 @pytest.mark.parametrize(
@@ -99,7 +97,7 @@ def test_the_asked_kind_of_figure_is_found_as_documents_write_it(
 ) -> None:
     from assistant.answer.features import types_found
 
-    info = analyse(question, USERDICT)
+    info = analyse(question, ANALYZER)
     assert kind in info.answer_types
     assert kind in types_found(info, passage)
     if kind == "duration":
@@ -107,7 +105,7 @@ def test_the_asked_kind_of_figure_is_found_as_documents_write_it(
 
 
 def test_frame_words_are_not_content() -> None:
-    info = analyse("局里一般是怎么处理的，有什么办法？", USERDICT)
+    info = analyse("局里一般是怎么处理的，有什么办法？", ANALYZER)
     assert not {"局里", "处理", "办法", "一般"} & set(info.term_texts)
 
 
@@ -130,7 +128,7 @@ def test_a_comparison_splits_into_the_things_compared() -> None:
     )
     assert parts["日本电产旗舰工厂"] and parts["卫星石化那个一体化项目一期"]
     assert parts["哪个占地更多"] is False
-    info = analyse("日本电产旗舰工厂和卫星石化那个一体化项目一期，哪个占地更多？", USERDICT)
+    info = analyse("日本电产旗舰工厂和卫星石化那个一体化项目一期，哪个占地更多？", ANALYZER)
     assert len(info.parts) == 3 and sum(p.entity for p in info.parts) == 2
 
 
@@ -148,7 +146,7 @@ def test_two_questions_in_one_become_two_parts() -> None:
 def test_term_coverage_exact_synonym_subword_and_none() -> None:
     assert term_coverage(Term("配套设施"), "生产生活服务配套设施比例") == 1.0
     assert term_coverage(Term("宿舍", alternatives=("配套设施",)), "配套设施比例") == 0.8
-    assert 0 < term_coverage(Term("快速通道"), "开辟优先审批的绿色通道", USERDICT) < 0.8
+    assert 0 < term_coverage(Term("快速通道"), "开辟优先审批的绿色通道", ANALYZER) < 0.8
     assert term_coverage(Term("公积金"), "二手房带押过户") == 0.0
 
 
@@ -181,29 +179,29 @@ def test_place_names_must_match_as_that_place() -> None:
 def test_gaps_name_what_the_passages_lack(question: str, passage: str, kind: str) -> None:
     from assistant.answer.evidence import flat
 
-    found = gaps(analyse(question, USERDICT), flat(passage), USERDICT)
+    found = gaps(analyse(question, ANALYZER), flat(passage), ANALYZER)
     assert kind in {g.kind for g in found}, found
 
 
 def test_a_figure_in_digits_is_found_in_chinese_numerals() -> None:
-    info = analyse("满2年未动工开发的土地怎么处理？", USERDICT)
+    info = analyse("满2年未动工开发的土地怎么处理？", ANALYZER)
     assert info.numbers == ["2年"]
     assert not [
         g
-        for g in gaps(info, "满二年未动工开发的，可以无偿收回土地使用权。", USERDICT)
+        for g in gaps(info, "满二年未动工开发的，可以无偿收回土地使用权。", ANALYZER)
         if g.kind == "figure"
     ]
     assert [
-        g for g in gaps(info, "满三年未动工开发的，可以无偿收回。", USERDICT) if g.kind == "figure"
+        g for g in gaps(info, "满三年未动工开发的，可以无偿收回。", ANALYZER) if g.kind == "figure"
     ]
 
 
 def test_domain_term_missing_from_the_passages_is_a_gap() -> None:
     from assistant.answer.evidence import flat
 
-    info = analyse("农村宅基地怎么申请？", USERDICT, domain={"宅基地"})
+    info = analyse("农村宅基地怎么申请？", ANALYZER, domain={"宅基地"})
     assert Gap("term", "宅基地") in gaps(
-        info, flat("实施农民建房用地指标核销制，保障农民建房用地需求。"), USERDICT
+        info, flat("实施农民建房用地指标核销制，保障农民建房用地需求。"), ANALYZER
     )
 
 
@@ -211,10 +209,10 @@ def test_a_year_the_passages_do_not_hold_is_a_figure_gap() -> None:
     from assistant.answer.features import gap_list
 
     passage = [hit("截至本月，已完成工业用地保障72.87%，远高于省要求指标30%。")]
-    good = gap_list(analyse("今年工业用地保障完成率是多少？", USERDICT), passage, USERDICT, None)
-    bad = gap_list(analyse("2020年工业用地保障完成率是多少？", USERDICT), passage, USERDICT, None)
+    good = gap_list(analyse("今年工业用地保障完成率是多少？", ANALYZER), passage, ANALYZER, None)
+    bad = gap_list(analyse("2020年工业用地保障完成率是多少？", ANALYZER), passage, ANALYZER, None)
     assert not good and [g.kind for g in bad] == ["figure"]
-    assert [g.kind for g in gap_list(analyse("完成率是多少？", USERDICT), [], USERDICT, None)] == [
+    assert [g.kind for g in gap_list(analyse("完成率是多少？", ANALYZER), [], ANALYZER, None)] == [
         "term"
     ]
 
@@ -253,14 +251,14 @@ ARTICLE_46 = (
 
 
 def test_a_fact_is_answered_by_its_figure() -> None:
-    info = analyse("卫星石化和法国液化空气合作的项目投资多少钱？", USERDICT)
+    info = analyse("卫星石化和法国液化空气合作的项目投资多少钱？", ANALYZER)
     draft = extractive(info, [hit(PASSAGE)])
     assert "115亿元" in draft.text and draft.citations
     assert "氢能是热门的新能源之一" not in draft.text
 
 
 def test_a_list_item_comes_with_its_lead_in_and_siblings_under_one_citation() -> None:
-    info = analyse("征收基本农田以外的耕地，面积超过多少要报国务院批准？", USERDICT)
+    info = analyse("征收基本农田以外的耕地，面积超过多少要报国务院批准？", ANALYZER)
     draft = extractive(info, [hit(ARTICLE_46)])
     assert draft.text.splitlines() == [
         "第四十六条征收下列土地的，由国务院批准：[1]",
@@ -271,7 +269,7 @@ def test_a_list_item_comes_with_its_lead_in_and_siblings_under_one_citation() ->
     (c,) = draft.citations
     assert c.quote == ARTICLE_46[: ARTICLE_46.index("征收前款")].rstrip()
     # Chinese numerals are figures: the asked area is there, so nothing is missing.
-    assert not [g for g in gaps(info, ARTICLE_46, USERDICT) if g.kind == "type"]
+    assert not [g for g in gaps(info, ARTICLE_46, ANALYZER) if g.kind == "type"]
 
 
 COMPENSATION = (
@@ -284,20 +282,20 @@ COMPENSATION = (
 
 
 def test_a_question_asking_which_ones_is_answered_by_the_list() -> None:
-    info = analyse("老房子赶上政府征收，能拿到哪几块补偿？", USERDICT)
+    info = analyse("老房子赶上政府征收，能拿到哪几块补偿？", ANALYZER)
     text = extractive(info, [hit(COMPENSATION)]).text
     assert "停产停业损失的补偿" in text and "临时安置" in text and "房屋价值" in text
     assert "第二十六条" not in text
 
 
 def test_a_comparison_gets_one_figure_per_thing() -> None:
-    info = analyse("独山能源三期PTA和一体化项目一期，哪个用地规模大？", USERDICT)
+    info = analyse("独山能源三期PTA和一体化项目一期，哪个用地规模大？", ANALYZER)
     text = extractive(info, [hit(PASSAGE, 0, 0), hit(PTA, 1, 500)]).text
     assert "1224亩" in text and "234亩" in text
 
 
 def test_each_part_of_a_two_part_question_gets_its_own_citation() -> None:
-    info = analyse("独山能源三期PTA总投资多少？一体化项目一期占地多少？", USERDICT)
+    info = analyse("独山能源三期PTA总投资多少？一体化项目一期占地多少？", ANALYZER)
     assert len(info.parts) == 2
     draft = extractive(info, [hit(PASSAGE, 0, 0), hit(PTA, 1, 500)])
     assert "53.3亿元" in draft.text and "234亩" in draft.text
@@ -308,12 +306,12 @@ def test_a_noun_the_index_never_uses_is_a_gap() -> None:
     from assistant.answer.evidence import Vocabulary, flat
 
     vocabulary = Vocabulary.of(["二手房带押过户无需先还清原贷款，可申请过户。"])
-    info = analyse("公租房怎么申请？", USERDICT)
-    assert any(g.kind == "novel" for g in gaps(info, flat("可申请过户。"), USERDICT, vocabulary))
+    info = analyse("公租房怎么申请？", ANALYZER)
+    assert any(g.kind == "novel" for g in gaps(info, flat("可申请过户。"), ANALYZER, vocabulary))
     assert not any(
         g.kind == "novel"
         for g in gaps(
-            analyse("二手房怎么过户？", USERDICT), flat("可申请过户。"), USERDICT, vocabulary
+            analyse("二手房怎么过户？", ANALYZER), flat("可申请过户。"), ANALYZER, vocabulary
         )
     )
 

@@ -20,11 +20,9 @@ from assistant.answer.features import (
 from assistant.answer.model import MODEL_PATH, AnswerModel, Logistic, Thresholds
 from assistant.eval.metrics import QAItem
 from assistant.models import Chunk, Hit
-from assistant.settings import DATA_DIR
 from assistant.text.question import analyse
 from assistant.text.tokenize import SynonymTable, said
-
-USERDICT = DATA_DIR / "userdict.txt"
+from tests.conftest import ANALYZER
 
 
 def hit(text: str, n: int = 0) -> Hit:
@@ -43,9 +41,9 @@ def test_token_coverage_is_the_idf_weighted_share_of_query_tokens() -> None:
 
 
 def test_every_candidate_has_every_named_feature_and_relative_ones_peak_at_one() -> None:
-    info = analyse("战略性新兴产业用地配套设施比例是多少？", USERDICT)
+    info = analyse("战略性新兴产业用地配套设施比例是多少？", ANALYZER)
     text = "将战略性新兴产业用地生产生活服务配套设施比例提高至15%。全市完成供地80宗。"
-    pool = candidates(info, [hit(text)], USERDICT, {"配套设施": 2.0, "比例": 1.0})
+    pool = candidates(info, [hit(text)], ANALYZER, {"配套设施": 2.0, "比例": 1.0})
     assert len(pool) == 2
     for c in pool:
         assert set(c.features) == set(SENTENCE_FEATURES)
@@ -94,14 +92,14 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("question", ["😀😀😀", "哈哈", "？？？", "你好", "谢谢", "...", "ok"])
 def test_no_content_words_ask_the_user_to_say_more(question: str) -> None:
-    info = analyse(question, USERDICT)
+    info = analyse(question, ANALYZER)
     assert not has_content(info)
     verdict = decide(info, AnswerModel.untrained(), {}, [])
     assert verdict.outcome == "clarify" and verdict.abstained
 
 
 def test_outcome_follows_the_thresholds() -> None:
-    info = analyse("配套设施比例是多少", USERDICT)
+    info = analyse("配套设施比例是多少", ANALYZER)
     names = ("x",)
     for z, outcome in [(-5.0, "abstain"), (0.0, "hedge"), (5.0, "answer")]:
         q = Logistic(names, (1.0,), 0.0, (0.0,), (1.0,))

@@ -176,17 +176,16 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     """Documents staged (searchable by their words, vectors pending), one with some vectors stored
     already, and documents written whole: a fresh reader sees each exactly once, whether it loads
     segment files, reads each document, or reads the whole store at once."""
-    from functools import partial
 
     from assistant.index.snapshot import MAGIC
     from assistant.index.store import FETCH_ONE_BY_ONE, Index
     from assistant.ingest.chunk import chunk_document
     from assistant.ingest.pipeline import build_document
     from assistant.models import Chunk
-    from assistant.text.tokenize import tokenize
+    from assistant.text.analyzer import Analyzer
 
     settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
-    tok = partial(tokenize, userdict=settings.userdict_path)
+    tok = Analyzer(settings.userdict_path).tokenize
     index = Index(settings, "none", tok)
     count = FETCH_ONE_BY_ONE + 3  # enough for the one-read-of-everything path
     for i in range(count):

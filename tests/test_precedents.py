@@ -21,6 +21,7 @@ from assistant.precedents import (
     sections_of,
 )
 from assistant.settings import get_settings
+from tests.conftest import ANALYZER
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "corpus" / "平湖自然资源和规划简报-项目用地保障专刊.txt"
@@ -40,7 +41,7 @@ RULE = (
 
 @pytest.fixture(scope="module")
 def ex() -> Extractor:
-    return Extractor(get_settings().userdict_path)
+    return Extractor(ANALYZER)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_the_measure_table_is_editable_data(tmp_path: Path, ex: Extractor) -> No
     path.write_text("# comment\n容缺受理\t容缺(?:受理|办理)\n\n", encoding="utf-8")
     table = MeasureTable.load(path)
     assert [name for name, _ in table.entries] == ["容缺受理"]
-    custom = Extractor(get_settings().userdict_path, ex.gazetteer, table)
+    custom = Extractor(ANALYZER, ex.gazetteer, table)
     assert [m.name for m in custom.measures("实行容缺办理，开辟绿色通道")] == ["容缺受理"]
 
 

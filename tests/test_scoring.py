@@ -11,8 +11,7 @@ from assistant.index.lexical import BM25, Postings
 from assistant.retrieve.fuse import minmax, rrf, weighted
 from assistant.settings import DATA_DIR
 from assistant.text.tokenize import SynonymTable, tokenize
-
-USERDICT = DATA_DIR / "userdict.txt"
+from tests.conftest import ANALYZER
 
 
 def test_rrf_rewards_agreement_and_respects_weights() -> None:
@@ -74,24 +73,24 @@ def test_bm25_top_n_cuts_and_orders() -> None:
 
 
 def test_tokenize_keeps_numbers_with_units_and_domain_terms() -> None:
-    tokens = tokenize("配套设施比例提高至15%，项目用地90亩，投资3亿美元，办理带押过户", USERDICT)
+    tokens = tokenize("配套设施比例提高至15%，项目用地90亩，投资3亿美元，办理带押过户", ANALYZER)
     assert {"15%", "90亩", "3亿美元", "带押过户"} <= set(tokens)
-    assert "的" not in tokenize("土地的比例是多少", USERDICT)
+    assert "的" not in tokenize("土地的比例是多少", ANALYZER)
 
 
 def test_chinese_numbers_with_units_meet_their_arabic_spelling() -> None:
     law = tokenize(
-        "满二年未动工开发的，可以无偿收回；居住用地七十年；出让金百分之二十以下", USERDICT
+        "满二年未动工开发的，可以无偿收回；居住用地七十年；出让金百分之二十以下", ANALYZER
     )
     assert {"2年", "70年", "20%"} <= set(law)
     for asked in ("闲置满两年", "闲置满2年", "闲置满二年"):
-        assert "2年" in tokenize(asked, USERDICT)
-    assert "2年" not in tokenize("一二年级", USERDICT)  # digits in a row are not a number
-    assert "120日" in tokenize("一百二十日内", USERDICT)
+        assert "2年" in tokenize(asked, ANALYZER)
+    assert "2年" not in tokenize("一二年级", ANALYZER)  # digits in a row are not a number
+    assert "120日" in tokenize("一百二十日内", ANALYZER)
 
 
 def test_tokenize_normalises_full_width() -> None:
-    assert "15%" in tokenize("比例为１５％", USERDICT)
+    assert "15%" in tokenize("比例为１５％", ANALYZER)
 
 
 def test_synonyms_map_everyday_words_to_official_terms(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from api.shared import SHARED_FILE, JobStore, RateLimiter, SharedState, client_a
 from assistant.index.store import Index
 from assistant.ingest.pipeline import build_document, index_document
 from assistant.settings import get_settings
-from assistant.text.tokenize import tokenize
+from assistant.text.analyzer import Analyzer
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -135,7 +134,7 @@ def test_two_workers_writing_one_document_at_once_leave_the_last_one_whole(
     """Worker A commits its version; before A tidies up, worker B writes and commits another.
     The last committed version must keep every one of its chunks (it used to lose them all)."""
     settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
-    analyse = partial(tokenize, userdict=settings.userdict_path)
+    analyse = Analyzer(settings.userdict_path).tokenize
     a, b = Index(settings, "none", analyse), Index(settings, "none", analyse)
     rule = "# 示范条例\n\n第一条 {}宅基地每户面积不得超过{}平方米。\n\n第二条 {}申请人应当提交身份证明。\n"
     old = build_document(rule.format("旧版", "一百二十", "旧版").encode(), "示范条例.md", settings)

@@ -18,12 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from assistant.models import Hit
+from assistant.text.analyzer import Analyzer
 from assistant.text.question import QuestionInfo, Term
-from assistant.text.tokenize import has_figure, jieba_tokenizer, normalise
+from assistant.text.tokenize import has_figure, normalise
 from assistant.text.wording import ANSWER_TYPES
 
 WS = re.compile(r"\s+")
@@ -43,16 +42,7 @@ def flat(text: str) -> str:
     return WS.sub("", normalise(text))
 
 
-@lru_cache(maxsize=4096)
-def _subwords(word: str, userdict: Path | None) -> tuple[str, ...]:
-    if userdict is None:
-        return tuple(word[i : i + 2] for i in range(len(word) - 1)) if len(word) > 2 else ()
-    return tuple(
-        w for w in jieba_tokenizer(userdict).cut_for_search(word) if len(w) >= 2 and w != word
-    )
-
-
-def term_coverage(term: Term, text: str, userdict: Path | None = None) -> float:
+def term_coverage(term: Term, text: str, analyzer: Analyzer | None = None) -> float:
     """1 if the term is in `text` (flattened), 0.8 through a synonym, a part for a shared sub-word, else 0."""
     if term.text in text:
         return 1.0
@@ -65,7 +55,7 @@ def term_coverage(term: Term, text: str, userdict: Path | None = None) -> float:
         and PERCENT.search(text)
     ):
         return 0.8  # a rate (完成率) given as its stem and a percentage (已完成…72.87%)
-    subs = [s for s in _subwords(term.text, userdict) if s in text]
+    subs = [s for s in (analyzer.subwords(term.text) if analyzer is not None else ()) if s in text]
     if subs:
         return 0.5 * max(len(s) for s in subs) / len(term.text)
     if len(term.text) >= 2 and all(ch in text for ch in term.text):
@@ -73,20 +63,20 @@ def term_coverage(term: Term, text: str, userdict: Path | None = None) -> float:
     return 0.0
 
 
-def covered(info: QuestionInfo, term: Term, text: str, userdict: Path | None = None) -> float:
+def covered(info: QuestionInfo, term: Term, text: str, analyzer: Analyzer | None = None) -> float:
     """Coverage of one question term; a word that asks for a kind of figure (钱, 多长) is covered by one."""
     kind = info.type_words.get(term.text)
     if kind is not None and ANSWER_TYPES[kind][1].search(text):
         return 1.0
-    return term_coverage(term, text, userdict)
+    return term_coverage(term, text, analyzer)
 
 
-def support(info: QuestionInfo, text: str, userdict: Path | None = None) -> float:
+def support(info: QuestionInfo, text: str, analyzer: Analyzer | None = None) -> float:
     """Weighted share of the question's content terms that `text` covers (1.0 when there are none)."""
     total = sum(t.weight for t in info.terms)
     if total <= 0:
         return 1.0
-    return sum(t.weight * covered(info, t, text, userdict) for t in info.terms) / total
+    return sum(t.weight * covered(info, t, text, analyzer) for t in info.terms) / total
 
 
 def has_place(place: str, text: str) -> bool:
@@ -123,7 +113,7 @@ class Vocabulary:
 def gaps(
     info: QuestionInfo,
     text: str,
-    userdict: Path | None = None,
+    analyzer: Analyzer | None = None,
     vocabulary: Vocabulary | None = None,
 ) -> list[Gap]:
     """What the question pins down that `text` (the best passages, flattened) does not hold."""
@@ -140,7 +130,7 @@ def gaps(
         if (
             term is not None
             and word not in info.places
-            and term_coverage(term, text, userdict) < 0.8
+            and term_coverage(term, text, analyzer) < 0.8
         ):
             out.append(Gap("term", word))
     for modifier, head in info.compounds:
@@ -158,7 +148,7 @@ def gaps(
             modifier + head not in text
             and head in text
             and mod is not None
-            and term_coverage(mod, text, userdict) < 0.5
+            and term_coverage(mod, text, analyzer) < 0.5
             and modifier not in info.places
         ):
             out.append(Gap("scope", modifier + head))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from assistant.answer.evidence import (
     Gap,
@@ -22,6 +21,7 @@ from assistant.answer.evidence import (
 )
 from assistant.answer.sentences import Unit, previous_sentences, units
 from assistant.models import Hit
+from assistant.text.analyzer import Analyzer
 from assistant.text.question import QuestionInfo, Term
 from assistant.text.structure import numbered
 from assistant.text.tokenize import has_figure
@@ -110,7 +110,7 @@ def idf_weight(info: QuestionInfo, term: Term) -> float:
 def coverage(
     info: QuestionInfo,
     text: str,
-    userdict: Path | None,
+    analyzer: Analyzer | None,
     rare: bool = True,
     covered: Sequence[float] | None = None,
 ) -> float:
@@ -118,7 +118,7 @@ def coverage(
     (`covered`: each term's coverage of `text`, when already known)."""
     total = got = 0.0
     if covered is None:
-        covered = [term_coverage(t, text, userdict) for t in info.terms]
+        covered = [term_coverage(t, text, analyzer) for t in info.terms]
     for t, c in zip(info.terms, covered, strict=True):
         w = idf_weight(info, t) if rare else t.weight
         total += w
@@ -163,7 +163,7 @@ def sentence_features(
     unit: Unit,
     prev: Unit | None,
     hits: Sequence[Hit],
-    userdict: Path | None,
+    analyzer: Analyzer | None,
     position: float = 0.0,
     tokens: Mapping[str, float] | None = None,
     foreign: bool = False,
@@ -179,21 +179,21 @@ def sentence_features(
     n_types = max(len(info.answer_types), 1)
     asks_list = info.shape in ("list", "procedure") or info.enumeration
     best_lex = max((h.lexical or 0.0) for h in hits) or 1.0
-    own = [term_coverage(t, text, userdict) for t in info.terms]
+    own = [term_coverage(t, text, analyzer) for t in info.terms]
     # Context holds the sentence: a term the sentence covers fully, the context does too.
     wider = [
-        c if c >= 1.0 else term_coverage(t, context, userdict)
+        c if c >= 1.0 else term_coverage(t, context, analyzer)
         for t, c in zip(info.terms, own, strict=True)
     ]
     tokens = tokens or {}
     return {
         "token_coverage": token_coverage(tokens, text),
         "token_context": token_coverage(tokens, context),
-        "rare_coverage": coverage(info, text, userdict, covered=own),
-        "context_coverage": coverage(info, context, userdict, covered=wider),
+        "rare_coverage": coverage(info, text, analyzer, covered=own),
+        "context_coverage": coverage(info, context, analyzer, covered=wider),
         "plain_coverage": sum(c >= 0.8 for c in own) / len(info.terms) if info.terms else 0.0,
         "heading_coverage": (
-            headings.setdefault(heading, coverage(info, heading, userdict)) if heading else 0.0
+            headings.setdefault(heading, coverage(info, heading, analyzer)) if heading else 0.0
         ),
         "expansion_hit": min(1.0, float(sum(e.text in text for e in info.expansions))),
         "figure_match": (
@@ -221,7 +221,7 @@ def sentence_features(
 def candidates(
     info: QuestionInfo,
     hits: Sequence[Hit],
-    userdict: Path | None,
+    analyzer: Analyzer | None,
     tokens: Mapping[str, float] | None = None,
     foreign: Mapping[str, bool] | None = None,
 ) -> list[Candidate]:
@@ -244,7 +244,7 @@ def candidates(
                 u,
                 before.get(u.key),
                 hits,
-                userdict,
+                analyzer,
                 position.get(u.key, 0),
                 tokens,
                 foreign.get(u.hit.chunk.document_id, False),
@@ -262,7 +262,7 @@ def for_part(
     part: QuestionInfo,
     pool: Sequence[Candidate],
     hits: Sequence[Hit],
-    userdict: Path | None,
+    analyzer: Analyzer | None,
     tokens: Mapping[str, float],
 ) -> list[Candidate]:
     """The same sentences with features for one part of the question: its own terms, and the
@@ -278,7 +278,7 @@ def for_part(
                 c.unit,
                 c.prev,
                 hits,
-                userdict,
+                analyzer,
                 c.features["position"],
                 own,
                 bool(c.features["foreign"]),
@@ -308,13 +308,16 @@ def relative(pool: Sequence[Candidate]) -> None:
 
 
 def gap_list(
-    info: QuestionInfo, hits: Sequence[Hit], userdict: Path | None, vocabulary: Vocabulary | None
+    info: QuestionInfo,
+    hits: Sequence[Hit],
+    analyzer: Analyzer | None,
+    vocabulary: Vocabulary | None,
 ) -> list[Gap]:
     """What the question pins down that the best passages do not hold."""
     if not hits:
         return [Gap("term", "(no passages)")]
     text = context_text(hits, CONTEXT_PASSAGES.get(info.shape, 3))
-    return gaps(info, text, userdict, vocabulary)
+    return gaps(info, text, analyzer, vocabulary)
 
 
 def question_features(
@@ -323,7 +326,7 @@ def question_features(
     pool: Sequence[Candidate],
     sentence_probabilities: Sequence[float],
     found: Sequence[Gap],
-    userdict: Path | None,
+    analyzer: Analyzer | None,
     leans_on_history: bool,
 ) -> dict[str, float]:
     """The QUESTION_FEATURES: how well the passages as a whole cover the question."""
@@ -337,7 +340,7 @@ def question_features(
     missed = [
         idf_weight(info, t) / IDF_CEIL
         for t in own
-        if t not in unseen and term_coverage(t, text, userdict) < 0.5
+        if t not in unseen and term_coverage(t, text, analyzer) < 0.5
     ]
     dense = [h.dense for h in hits if h.dense is not None]
     lexical = [h.lexical for h in hits if h.lexical is not None]
@@ -347,8 +350,8 @@ def question_features(
     return {
         "best_sentence": probs[0] if probs else 0.0,
         "second_sentence": probs[1] if len(probs) > 1 else 0.0,
-        "support": support(info, text, userdict) if info.terms else 0.0,
-        "rare_support": coverage(info, text, userdict),
+        "support": support(info, text, analyzer) if info.terms else 0.0,
+        "rare_support": coverage(info, text, analyzer),
         **({"dense_top": max(dense)} if dense else {}),
         "has_dense": 1.0 if dense else 0.0,
         "lexical_top": math.log1p(max(lexical)) if lexical else 0.0,

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assistant.answer.cite import ground, verify
 from assistant.answer.decide import Verdict, decide, has_content
@@ -27,8 +26,9 @@ from assistant.errors import GenerationError
 from assistant.models import Answer, Hit
 from assistant.retrieve.retriever import Filters, Retriever
 from assistant.settings import Settings
+from assistant.text.analyzer import Analyzer
 from assistant.text.places import Jurisdictions
-from assistant.text.question import QuestionInfo, analyse, domain_vocabulary, with_context
+from assistant.text.question import QuestionInfo, analyse, with_context
 
 CLARIFY_REPLY = "请用一句话说明您想了解的事情，例如：“二手房还有贷款能过户吗？”"
 HEDGE_LEAD = "现有文件没有直接回答这个问题，最相关的内容是："
@@ -58,7 +58,7 @@ class Reading:
     hits: list[Hit]
     pool: list[Candidate]
     gaps: list[Gap]
-    userdict: Path | None = None
+    analyzer: Analyzer | None = None
     tokens: dict[str, float] = field(default_factory=dict)
     jurisdictions: Jurisdictions | None = None
 
@@ -130,14 +130,15 @@ def read(
     """Resolve a follow-up only when the question leans on the history, analyse, retrieve, featurise."""
     clock = clock or Clock()
     with clock("resolve"):
-        domain = domain_vocabulary(settings.userdict_path, settings.synonyms_path)
+        analyzer = retriever.analyzer
+        domain = analyzer.domain
         idf = retriever.index.snapshot.bm25.idf
-        own = analyse(question, settings.userdict_path, retriever.synonyms, idf, domain)
+        own = analyse(question, analyzer, retriever.synonyms, idf, domain)
         size = len(retriever.index.snapshot.chunks)
         turn = resolve_with(rewriter(generator), question, history, answers, has_topic(own, size))
         info = own
         for age, text in enumerate(reversed(turn.context)):
-            borrowed = analyse(text, settings.userdict_path, retriever.synonyms, idf, domain)
+            borrowed = analyse(text, analyzer, retriever.synonyms, idf, domain)
             info = with_context(info, borrowed, CONTEXT_WEIGHT if age == 0 else CONTEXT_WEIGHT / 2)
     with clock("retrieve"):
         wide = 3 if info.shape in WIDE_SHAPES or info.parts else 0
@@ -154,13 +155,9 @@ def read(
             for h in hits
             if jurisdictions is not None
         }
-        pool = (
-            candidates(info, hits, settings.userdict_path, tokens, foreign)
-            if has_content(own)
-            else []
-        )
-        found = gap_list(info, hits, settings.userdict_path, vocabulary)
-    return Reading(turn, info, hits, pool, found, settings.userdict_path, tokens, jurisdictions)
+        pool = candidates(info, hits, analyzer, tokens, foreign) if has_content(own) else []
+        found = gap_list(info, hits, analyzer, vocabulary)
+    return Reading(turn, info, hits, pool, found, analyzer, tokens, jurisdictions)
 
 
 def has_topic(info: QuestionInfo, size: int) -> bool:
@@ -189,7 +186,7 @@ def features_of(reading: Reading, probs: Sequence[float]) -> dict[str, float]:
         reading.pool,
         probs,
         reading.gaps,
-        reading.userdict,
+        reading.analyzer,
         bool(reading.turn.context),
     )
 
@@ -230,7 +227,7 @@ def extract(
     budget = settings.answer_chars * (2 if info.shape in WIDE_SHAPES or info.parts else 1)
 
     def part_probabilities(part: QuestionInfo) -> list[float]:
-        rows = for_part(part, pool, reading.hits, settings.userdict_path, reading.tokens)
+        rows = for_part(part, pool, reading.hits, reading.analyzer, reading.tokens)
         return model.sentence_probabilities([c.features for c in rows])
 
     t = model.thresholds

@@ -29,8 +29,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from assistant.text.analyzer import Analyzer
 from assistant.text.places import EXTENDERS
 from assistant.text.question import analyse
 from assistant.text.structure import sentences
@@ -75,10 +75,10 @@ class Match:
 
 
 def query_terms(
-    query: str, userdict: Path, synonyms: SynonymTable | None = None
+    query: str, analyzer: Analyzer, synonyms: SynonymTable | None = None
 ) -> list[QueryTerm]:
     """The query's content terms, in the order typed (none for a query of function words only)."""
-    info = analyse(query, userdict, synonyms)
+    info = analyse(query, analyzer, synonyms)
     terms = [
         QueryTerm(t.text, (t.text, *t.alternatives), t.weight, place=t.tag == "ns")
         for t in info.terms

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assistant.index.embed import Embedder
 from assistant.index.store import Index
 from assistant.models import Hit
 from assistant.retrieve import fuse
 from assistant.settings import Settings
-from assistant.text.tokenize import SynonymTable, tokenize
+from assistant.text.analyzer import Analyzer
 
 
 @dataclass
@@ -38,16 +37,22 @@ class Filters:
 class Retriever:
     """Finds the passages for a query; the embedder is optional (lexical only without one)."""
 
-    def __init__(self, index: Index, embedder: Embedder | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder | None,
+        settings: Settings,
+        analyzer: Analyzer | None = None,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.synonyms = SynonymTable.load(settings.synonyms_path)
-        self._userdict: Path = settings.userdict_path
+        self.analyzer = analyzer or Analyzer(settings.userdict_path, settings.synonyms_path)
+        self.synonyms = self.analyzer.synonyms
 
     def prepare(self, text: str) -> Query:
         expansions = self.synonyms.expand(text)
-        return Query(text, expansions, tokenize(" ".join([text, *expansions]), self._userdict))
+        return Query(text, expansions, self.analyzer.tokenize(" ".join([text, *expansions])))
 
     def search(
         self, text: str, top_k: int | None = None, filters: Filters | None = None

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jieba.posseg
-
-from assistant.text.tokenize import NUMBER_RE, STOPWORDS, SynonymTable, jieba_tokenizer, normalise
+from assistant.text.tokenize import NUMBER_RE, STOPWORDS, SynonymTable, normalise
 from assistant.text.wording import (
     ANSWER_TYPES,
     CLAUSE,
@@ -37,6 +34,9 @@ from assistant.text.wording import (
     PURE,
     QUESTION_WORD,
 )
+
+if TYPE_CHECKING:
+    from assistant.text.analyzer import Analyzer
 
 
 @dataclass(frozen=True)
@@ -80,32 +80,12 @@ class QuestionInfo:
         return [t.text for t in self.terms]
 
 
-@lru_cache(maxsize=4)
-def pos_tokenizer(userdict: Path) -> jieba.posseg.POSTokenizer:
-    """jieba with part-of-speech tags over the same user dictionary, built once per dictionary."""
-    return jieba.posseg.POSTokenizer(jieba_tokenizer(userdict))
-
-
-@lru_cache(maxsize=4)
-def domain_vocabulary(userdict: Path, synonyms: Path | None = None) -> frozenset[str]:
-    """Terms of the field: the jieba user dictionary plus the official terms of the synonym table."""
-    words: set[str] = set()
-    if userdict.exists():
-        for line in userdict.read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.lstrip().startswith("#"):
-                words.add(normalise(line.split()[0]))
-    if synonyms is not None:
-        for terms in SynonymTable.load(synonyms).entries.values():
-            words.update(t for t in terms if len(t) >= 2)
-    return frozenset(words)
-
-
-def pos_cut(text: str, userdict: Path) -> list[tuple[str, str]]:
+def pos_cut(text: str, analyzer: Analyzer) -> list[tuple[str, str]]:
     """(word, part-of-speech tag) pairs, numbers with their unit kept as one word."""
     text = normalise(text)
     out: list[tuple[str, str]] = []
     pos = 0
-    tok = pos_tokenizer(userdict)
+    tok = analyzer.pos
     for m in NUMBER_RE.finditer(text):
         out.extend((p.word, p.flag) for p in tok.cut(text[pos : m.start()]))
         out.append((m.group(), "m"))
@@ -126,7 +106,7 @@ def is_content(word: str, tag: str) -> bool:
 
 def analyse(
     question: str,
-    userdict: Path,
+    analyzer: Analyzer,
     synonyms: SynonymTable | None = None,
     idf: Callable[[str], float] | None = None,
     domain: Iterable[str] = (),
@@ -139,7 +119,7 @@ def analyse(
     q = normalise(question)
     # In a comparison, names joined by 和/与 are cut apart first ("…面积和平湖…" is not "和平").
     pieces = [p for p in CONJUNCTION.split(q)] if COMPARE_RE.search(q) else [q]
-    words = [w for piece in pieces for w in pos_cut(piece, userdict)]
+    words = [w for piece in pieces for w in pos_cut(piece, analyzer)]
     matched = _synonym_phrases(q, synonyms)
     domain_set = set(domain)
     info = QuestionInfo(text=question)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
 
 from assistant.settings import DATA_DIR
 from assistant.text.structure import CN_NUM
+
+if TYPE_CHECKING:
+    from assistant.text.analyzer import Analyzer
 
 # Numbers keep their unit so "15%" never matches a stray "15" and "90亩" stays one token.
 UNITS = (
@@ -57,29 +59,6 @@ PLACES_PATH = DATA_DIR / "places.txt"
 
 # Bumped whenever tokenisation changes, so persisted token caches are rebuilt.
 TOKENIZER_VERSION = "4"
-
-_lock = threading.Lock()
-_tokenizers: dict[Path, jieba.Tokenizer] = {}
-
-
-def jieba_tokenizer(userdict: Path) -> jieba.Tokenizer:
-    """One jieba tokenizer per user dictionary, built once (the dictionary load takes about a second)."""
-    with _lock:
-        tok = _tokenizers.get(userdict)
-        if tok is None:
-            jieba.setLogLevel(logging.WARNING)
-            tok = jieba.Tokenizer()
-            tok.initialize()
-            if userdict.exists():
-                # jieba leaves a path it opens itself unclosed; hand it a file we close.
-                with userdict.open("rb") as f:
-                    tok.load_userdict(f)
-            for line in PLACES_PATH.read_text(encoding="utf-8").splitlines():
-                word, _, rest = line.partition(" ")
-                if word and not word.startswith("#"):
-                    tok.add_word(word, int(rest.split()[0]) if rest else None, "ns")
-            _tokenizers[userdict] = tok
-        return tok
 
 
 def normalise(text: str) -> str:
@@ -125,14 +104,14 @@ def has_figure(figure: str, text: str) -> bool:
     return figure in text or figure in _cn_figures(text)
 
 
-def tokenize(text: str, userdict: Path) -> list[str]:
+def tokenize(text: str, analyzer: Analyzer) -> list[str]:
     """Tokens for BM25: numbers with units whole, jieba search-mode words and CJK character bigrams.
 
     Bigrams catch terms the dictionary splits wrongly or does not know (names, new policy terms);
     measured on the seed set and LeCoQA they add 2-4 points of MRR over words alone.
     """
     text = normalise(text)
-    tok = jieba_tokenizer(userdict)
+    tok = analyzer.tokenizer
     out: list[str] = []
     pos = 0
     for m in NUMBER_RE.finditer(text):
