@@ -43,8 +43,8 @@ from pathlib import Path
 from assistant.answer.provenance import resolve
 from assistant.text.analyzer import Analyzer
 from assistant.text.places import Gazetteer
-from assistant.text.structure import CN_NUM, sentences
-from assistant.text.tokenize import cn_number
+from assistant.text.structure import sentences
+from assistant.text.zh import CN_NUM, cn_number
 
 MEASURES_PATH = Path(__file__).resolve().parent / "data" / "measures.tsv"
 

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from assistant.settings import Settings
+from assistant.text.zh import CN_NUM
 
 from ..deps import Credentials, may_read
 
@@ -143,8 +144,8 @@ def static(path: str) -> FileResponse:
 # ----------------------------------------------------------------------------- suggestions -----
 
 NUMBERING_RE = re.compile(
-    r"^(?:第[零〇一二三四五六七八九十百千两\d]+[编章节条](?:之[一二三四五六七八九十]+)?"
-    r"|[零〇一二三四五六七八九十]+、|[（(][零〇一二三四五六七八九十\d]+[）)]|\d+[.、．](?!\d))\s*"
+    rf"^(?:第[{CN_NUM}\d]+[编章节条](?:之[{CN_NUM}]+)?"
+    rf"|[{CN_NUM}]+、|[（(][{CN_NUM}\d]+[）)]|\d+[.、．](?!\d))\s*"
 )
 BYLINE_RE = re.compile(r"^(记者|通讯员|编辑|作者|来源|发布|文号|索引号|责任编辑)")
 NEWS_TITLE_RE = re.compile(r"简报|专刊|动态|信息|快讯|新闻|通讯|周报|月报|工作情况")

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from assistant.answer.evidence import flat
 from assistant.answer.sentences import Draft, Unit, cite, split_sentences
 from assistant.models import Citation, Hit
+from assistant.text.zh import CLOSERS, SENTENCE_MARKS
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # A claim ends at a stop mark; markers right after the mark belong to the claim before it.
-CLAIM_END = re.compile(r"[。！？；!?;\n]+[”’」』）)]*")  # a closing quote belongs to its sentence
+CLAIM_END = re.compile(
+    rf"[{SENTENCE_MARKS}\n]+[{re.escape(CLOSERS)}]*"
+)  # a closing quote belongs to its sentence
 FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Share of a claim's character pairs a passage must contain to support it.

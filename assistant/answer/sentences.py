@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from assistant.models import Citation, Hit
 from assistant.text.structure import numbered, sentences
+from assistant.text.zh import CLOSERS, SENTENCE_MARKS
 
-STOPS = tuple("。！？；!?;…")
-CLOSERS = "”’」』）)]】"
+STOPS = tuple(SENTENCE_MARKS)
 HEADING_MAX = 40
 WS = re.compile(r"\s+")
 

@@ -10,6 +10,7 @@ from itertools import pairwise
 
 from assistant.errors import IngestError
 from assistant.models import PageSpan, ParsedFile
+from assistant.text.zh import CN_NUM
 
 # CJK Radicals Supplement → unified ideograph, from Unicode's EquivalentUnifiedIdeograph.txt
 # (U+2E81..U+2EF3). NFKC leaves these alone, yet PDF text layers use them for 民, 长, 门, 见...
@@ -51,13 +52,13 @@ _SQUEEZE = re.compile(rf"(?<=[{_CJK}]) +(?=[{_CJK}\d])|(?<=\d) +(?=[{_CJK}])")
 _WIDE = re.compile(
     r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
 )
-_NUM = "一二三四五六七八九十百千零〇两"
-_MARKER = re.compile(rf"^第[{_NUM}\d]+(?:分编|编|章|节|条)(?= )")
+
+_MARKER = re.compile(rf"^第[{CN_NUM}\d]+(?:分编|编|章|节|条)(?= )")
 _HEADING = re.compile(
-    rf"^(?:第[{_NUM}\d]+(?:分编|编|章|节)|目 ?录|序 ?言|前 ?言|附 ?则|附 ?录)(?: |$)"
+    rf"^(?:第[{CN_NUM}\d]+(?:分编|编|章|节)|目 ?录|序 ?言|前 ?言|附 ?则|附 ?录)(?: |$)"
 )
 _STARTS_BLOCK = re.compile(
-    rf"^(?:第[{_NUM}\d]+(?:分编|编|章|节|条)(?: |$)|[{_NUM}]{{1,3}}[、．]|[（(][{_NUM}\d]{{1,3}}[）)]"
+    rf"^(?:第[{CN_NUM}\d]+(?:分编|编|章|节|条)(?: |$)|[{CN_NUM}]{{1,3}}[、．]|[（(][{CN_NUM}\d]{{1,3}}[）)]"
     r"|\d{1,2}(?:、|．|\.(?!\d))|[\u2460-\u249b]|附件 ?\d*(?:[:： ]|$))"
 )
 _TERMINAL = set("。！？；：…”」』）】!?;:).")

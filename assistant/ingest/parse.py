@@ -15,6 +15,7 @@ from typing import Any
 
 from assistant.errors import FileTooLarge, IngestError, UnsupportedFormat
 from assistant.models import ParsedFile
+from assistant.text.zh import NOT_TEXT
 
 _KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf", ".docx": "docx"}
 _KINDS |= {".html": "html", ".htm": "html"}
@@ -110,8 +111,7 @@ def _check_text(text: str, binary: IngestError) -> str:
     bad = sum(
         1
         for ch in text
-        if ch == "\ufffd"
-        or (unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\t\n\r\f\v")
+        if ch == "\ufffd" or (unicodedata.category(ch) in NOT_TEXT and ch not in "\t\n\r\f\v")
     )
     if bad > 0.02 * len(text) + 2:
         raise binary

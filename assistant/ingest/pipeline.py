@@ -23,6 +23,7 @@ from assistant.ingest.parse import parse_bytes
 from assistant.models import Chunk, Document
 from assistant.settings import Settings
 from assistant.text.places import Gazetteer
+from assistant.text.zh import UNPRINTABLE
 
 SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
 SIDECAR = ".meta.json"
@@ -62,13 +63,10 @@ def printable(text: str) -> str:
     """`text` with control, format and line-separator characters escaped: safe on one terminal line."""
     return "".join(
         ch.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(ch) in _UNPRINTABLE
+        if unicodedata.category(ch) in UNPRINTABLE
         else ch
         for ch in text
     )
-
-
-_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
 def document_id(name: str) -> str:
@@ -135,7 +133,7 @@ def build_document(
     )
     # A file name may hold control characters (ESC sequences, bidi overrides); a title never does.
     title = (
-        "".join(ch for ch in title if unicodedata.category(ch) not in _UNPRINTABLE).strip()
+        "".join(ch for ch in title if unicodedata.category(ch) not in UNPRINTABLE).strip()
         or "untitled"
     )
     derived = derive(title, text, Path(name).name, gazetteer or Gazetteer.load())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CN_NUM = "零〇一二三四五六七八九十百千两"
+from assistant.text.zh import CLOSERS, CN_NUM, SENTENCE_MARKS
+
 # (pattern, rank): a heading of rank r closes every open heading of rank >= r.
 LAW_PATTERNS = [
     (re.compile(rf"^第[{CN_NUM}\d]+编"), 2),
@@ -135,7 +136,7 @@ def analyse(text: str, title: str = "") -> list[Line]:
 
 
 # Where a sentence ends: its mark, with any closing quotes or brackets, or a line break.
-SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\]】]*|\n")
+SENTENCE_END = re.compile(rf"[{SENTENCE_MARKS}]+[{re.escape(CLOSERS)}]*|\n")
 
 
 def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import jieba
 
 from assistant.settings import DATA_DIR
-from assistant.text.structure import CN_NUM
+from assistant.text.zh import CN_NUM, cn_number
 
 if TYPE_CHECKING:
     from assistant.text.analyzer import Analyzer
@@ -26,21 +26,6 @@ UNITS = (
 NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)*(?:{UNITS})?")
 # Laws write numbers in Chinese ("满二年", "七十年", "百分之二十"); people type "两年" or "2年". Such a
 # number with a unit also yields the Arabic token, so all three spellings meet.
-CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-CN_POWERS = {"十": 10, "百": 100, "千": 1000}
 CN_NUMBER_RE = re.compile(rf"(百分之)([{CN_NUM}]+)|([{CN_NUM}]+)({UNITS})")
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 CJK_OR_WORD = re.compile(r"[\w\u4e00-\u9fff]")
@@ -63,22 +48,6 @@ TOKENIZER_VERSION = "4"
 
 def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
-
-
-def cn_number(s: str) -> int | None:
-    """二 → 2, 七十 → 70, 一百二十 → 120, 十五 → 15; None for what is not a plain number."""
-    total, digit = 0, None
-    for ch in s:
-        if ch in CN_DIGITS:
-            if digit is not None:  # two digits in a row ("一二") is not a number we read
-                return None
-            digit = CN_DIGITS[ch]
-        elif ch in CN_POWERS:
-            total += (1 if digit is None else digit) * CN_POWERS[ch]
-            digit = None
-        else:
-            return None
-    return total + (digit or 0)
 
 
 def cn_number_tokens(text: str) -> list[str]:

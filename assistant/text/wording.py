@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.text.structure import CN_NUM
+from assistant.text.zh import CN_NUM, ORDINAL_NUM
 
 # Words that frame a question rather than name what it is about (generic nouns, verbs and
 # adverbs of everyday questions). They are never required to appear in the evidence.
@@ -60,7 +60,7 @@ FUNCTION_TAGS = ("u", "p", "c", "y", "o", "r", "d", "q", "f", "x", "w", "zg")
 FUNCTION_EXACT = frozenset({"e"})  # interjections ("eng", English words, stays content)
 PURE = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9.%]+$")
 DIGIT = re.compile(r"\d")
-PHASE = re.compile(r"^[一二三四五六七八九十]+[期批级号]$")  # 一期, 三期: jieba tags some as adverbs
+PHASE = re.compile(rf"^[{ORDINAL_NUM}]+[期批级号]$")  # 一期, 三期: jieba tags some as adverbs
 
 # What kind of figure a question asks for, and what such a figure looks like in a passage.
 # A figure as documents write it: digits, or Chinese numerals as laws do (三十五公顷, 六十日).
@@ -93,7 +93,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "rank": (
         re.compile(r"第几|排名|排第|名次|排在|几级"),
-        re.compile(r"第[一二三四五六七八九十\d]+|[一二三四五六七八九十\dA-Z]+级"),
+        re.compile(rf"第[{ORDINAL_NUM}\d]+|[{ORDINAL_NUM}\dA-Z]+级"),
     ),
     "area": (
         re.compile(
