@@ -105,3 +105,29 @@ def test_synonyms_map_everyday_words_to_official_terms(tmp_path: Path) -> None:
     )
     assert SynonymTable.load(custom).expand("老房子怎么卖") == ["存量住房", "二手房"]
     assert SynonymTable.load(tmp_path / "missing.tsv").expand("x") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("二", 2),
+        ("七十", 70),
+        ("一百零五", 105),
+        ("两千零二十", 2020),
+        ("一千零十", 1010),
+        ("零", 0),
+    ],
+)
+def test_chinese_numerals_read_with_their_empty_places(text: str, value: int) -> None:
+    from assistant.text.zh import cn_number
+
+    assert cn_number(text) == value
+
+
+def test_a_decimal_in_chinese_gives_no_false_figure() -> None:
+    from assistant.text.tokenize import cn_number_tokens
+
+    assert cn_number_tokens("一点五亩") == []
+    assert cn_number_tokens("百分之二点五") == []
+    assert cn_number_tokens("一百零五亩，百分之二十") == ["105亩", "20%"]
+    assert cn_number_tokens("一二") == []

@@ -26,7 +26,8 @@ UNITS = (
 NUMBER_RE = re.compile(rf"\d+(?:[.,]\d+)*(?:{UNITS})?")
 # Laws write numbers in Chinese ("满二年", "七十年", "百分之二十"); people type "两年" or "2年". Such a
 # number with a unit also yields the Arabic token, so all three spellings meet.
-CN_NUMBER_RE = re.compile(rf"(百分之)([{CN_NUM}]+)|([{CN_NUM}]+)({UNITS})")
+# A decimal (一点五亩, 百分之二点五) gives no token: its integer part alone would be a false figure.
+CN_NUMBER_RE = re.compile(rf"(百分之)([{CN_NUM}]++)(?!点)|(?<!点)([{CN_NUM}]+)({UNITS})")
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 CJK_OR_WORD = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -43,7 +44,7 @@ STOPWORDS = frozenset(
 PLACES_PATH = DATA_DIR / "places.txt"
 
 # Bumped whenever tokenisation changes, so persisted token caches are rebuilt.
-TOKENIZER_VERSION = "4"
+TOKENIZER_VERSION = "5"
 
 
 def normalise(text: str) -> str:

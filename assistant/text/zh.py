@@ -32,16 +32,23 @@ UNPRINTABLE = NOT_TEXT | {"Cf", "Zl", "Zp"}
 
 
 def cn_number(s: str) -> int | None:
-    """二 → 2, 七十 → 70, 一百二十 → 120, 十五 → 15; None for what is not a plain number."""
-    total, digit = 0, None
+    """二 → 2, 七十 → 70, 一百零五 → 105, 两千零二十 → 2020; None for what is not a plain number
+    (a run of digits such as 一二)."""
+    total, digit, held = 0, None, False
     for ch in s:
         if ch in CN_DIGITS:
+            value = CN_DIGITS[ch]
+            if value == 0 and total:  # 零 holds an empty place (一百零五), once
+                if digit is not None or held:
+                    return None
+                held = True
+                continue
             if digit is not None:  # two digits in a row ("一二") is not a number we read
                 return None
-            digit = CN_DIGITS[ch]
+            digit = value
         elif ch in CN_POWERS:
             total += (1 if digit is None else digit) * CN_POWERS[ch]
-            digit = None
+            digit, held = None, False
         else:
             return None
     return total + (digit or 0)
