@@ -126,7 +126,7 @@ class Assistant:
         return self.view("facts", build)
 
     def precedents(self) -> list[Precedent]:
-        """Every concrete case the documents tell (assistant/precedents.py); a document is read
+        """Every concrete case the documents tell (assistant/precedents/); a document is read
         again only when its content or its facts change."""
         with self._casebook_lock:
             if self._casebook is None:

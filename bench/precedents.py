@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from assistant.ingest.pipeline import build_document, read_sidecar  # noqa: E402
-from assistant.precedents import Extractor, _paragraphs, sections_of  # noqa: E402
+from assistant.precedents import Extractor, sections_of  # noqa: E402
+from assistant.precedents.extract import paragraphs  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 from assistant.text.analyzer import Analyzer  # noqa: E402
 
@@ -88,7 +89,7 @@ def rows(ex: Extractor, corpus: str, all_passages: bool) -> list[dict[str, Any]]
                     }
                 )
         if all_passages and corpus == "external":
-            for a, b in _paragraphs(text, 0, len(text)):
+            for a, b in paragraphs(text, 0, len(text)):
                 for m in ex.measures(text[a:b], a):
                     out.append(
                         {

@@ -1,4 +1,4 @@
-"""Routes: precedent cards, the concrete cases the documents tell (see assistant/precedents.py).
+"""Routes: precedent cards, the concrete cases the documents tell (see assistant/precedents/).
 
 GET /api/precedents?measure=&place=&year=&document_id= returns the cards that pass every filter
 given, and the facets (measures, places, years, with counts over all cards) the staff page's

@@ -1,52 +1,25 @@
-"""Precedent cards: passages that tell a concrete case (who did what, where, when, with what figures).
-
-Staff look for cases ("the first 带押过户 in 平湖", "a foreign-funded project's land supplied in N
-days", "N 亩 reclaimed"), not for rules. A newsletter tells each case in a paragraph or two under a
-headline; this module finds them with the library's jieba tokenizer (its part-of-speech tags mark
-where a name begins) and patterns, and makes a card of each:
-
-- **subject**: the enterprise or project the case is about: a name ending in 项目/工程/工厂/公园 or
-  公司/集团, bounded on the left by a verb, preposition, pronoun, figure or punctuation mark and
-  specific enough to be a name (a place, person, brand or foreign word in it, a phase such as 三期,
-  or eight characters and more: 重大产业项目 is no one's case); or, for a headline that reports an
-  event (首笔, 获评, 通过验收, 创新高), the headline's own subject;
-- **place**: the most local place named (独山港经济开发区, 林埭镇), else a county or city of the
-  gazetteer, else the document's jurisdiction;
-- **date**: the first date of the sentence naming the subject (else of the case), with relative
-  words resolved against the document's date by `answer.provenance.resolve` (今年6月 in a 2022
-  newsletter is 2022年6月; 近日 and 眼下 are the document's year);
-- **measures**: named measures of the editable table `data/measures.tsv`, and quoted measures after
-  an action verb (采取“邮递”等方式, 探索实行“拿地即开工”模式) whose quote holds a verb and a noun,
-  or ends in, or is followed by, 制/机制/模式/通道/服务/方式;
-- **figures**: amounts, areas, counts and shares, with their units;
-- **source**: document id, the case's character offsets, and its key sentence as a verbatim quote.
-
-A case needs a subject, at least one measure, a figure or a date, and to be told as done (已, 完成,
-开工, 落地, 近日…): a rule (对…给予奖补) is no case. `bench/precedents.py` scores the cards and their
-measures against hand labels. Pure functions of a document's text, sections and facts, plus
-`Casebook`, which keeps each document's cards until the document or its facts change.
-
-jionlp was tried first: its `extract_money`, `extract_time` and `recognize_location` find amounts,
-times and administrative places, which the tokenizer's tags and the patterns here already give (and
-`answer.provenance` records why its time parser was not used), but it has no recogniser for
-enterprises, projects or measures, the parts a card needs; it would add 70 MB for none of them.
-"""
+"""Finding the cases a document tells: subjects, places, dates, measures and figures (see the
+package's docstring for the rules)."""
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assistant.answer.provenance import resolve
+from assistant.precedents.cards import (
+    DateMention,
+    Measure,
+    MeasureTable,
+    Precedent,
+    Section,
+    Subject,
+)
 from assistant.text.analyzer import Analyzer
 from assistant.text.places import Gazetteer
 from assistant.text.structure import sentences
 from assistant.text.zh import CN_NUM, cn_number
-
-MEASURES_PATH = Path(__file__).resolve().parent / "data" / "measures.tsv"
 
 # ----------------------------------------------------------------------------- subjects ------
 
@@ -118,95 +91,6 @@ QUOTED = re.compile(
     r"(?:了|以)?[^，。；“”]{0,6}?“([^”]{2,16})”"
 )
 MEASURE_END = ("制", "机制", "制度", "模式", "通道", "服务", "方式", "平台", "清单", "专班", "协作")
-
-
-@dataclass(frozen=True)
-class Measure:
-    """A measure of a case: its name, and where the text says it (document offsets)."""
-
-    name: str
-    text: str
-    start: int
-    end: int
-    how: str = "table"  # "table" (data/measures.tsv) or "quoted" (an action verb and a quote)
-
-
-@dataclass(frozen=True)
-class Subject:
-    name: str
-    kind: str  # project, enterprise or event
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class DateMention:
-    text: str  # as written: 今年6月
-    date: str  # resolved: 2022-06, "" when the document's date cannot tell
-    start: int
-    resolved: bool  # the text's own words did not give the year
-
-
-@dataclass
-class Precedent:
-    """One case, as a card."""
-
-    id: str
-    document_id: str
-    title: str
-    heading: list[str]
-    headline: str
-    subject: str
-    subject_kind: str
-    parties: list[str]
-    place: str
-    places: list[str]
-    date: str  # YYYY, YYYY-MM or YYYY-MM-DD; "" unknown
-    date_text: str
-    date_resolved: bool
-    measures: list[Measure]
-    figures: list[str]
-    start: int
-    end: int
-    quote: str
-    quote_start: int
-    quote_end: int
-
-    @property
-    def year(self) -> str:
-        return self.date[:4]
-
-    @property
-    def measure_names(self) -> list[str]:
-        return list(dict.fromkeys(m.name for m in self.measures))
-
-
-@dataclass(frozen=True)
-class MeasureTable:
-    """Measure name → compiled patterns, from data/measures.tsv."""
-
-    entries: tuple[tuple[str, re.Pattern[str]], ...] = ()
-
-    @classmethod
-    def load(cls, path: Path = MEASURES_PATH) -> MeasureTable:
-        entries = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            name, _, patterns = line.partition("\t")
-            if name.strip() and patterns.strip():
-                entries.append((name.strip(), re.compile(patterns.strip())))
-        return cls(tuple(entries))
-
-
-@dataclass
-class Section:
-    """A stretch of a document under one heading (chunk.sections gives them)."""
-
-    heading: list[str]
-    start: int
-    end: int
-    heading_end: int = -1
 
 
 @dataclass
@@ -479,7 +363,7 @@ class Extractor:
         body_start = section.heading_end if section.heading_end > 0 else section.start
         cases: list[_Case] = []
         loose: list[tuple[int, int]] = []
-        for a, b in _paragraphs(text, body_start, section.end):
+        for a, b in paragraphs(text, body_start, section.end):
             named = [s for s in self.subjects(text[a:b], a)]
             if not named:
                 loose.append((a, b))
@@ -572,7 +456,7 @@ class Extractor:
         )
 
 
-def _paragraphs(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
+def paragraphs(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
     """[a, b) of each non-blank line of text[start:end]."""
     pos = start
     while pos < end:
@@ -645,80 +529,3 @@ def _ymd(year: str, month: str | None = None, day: str | None = None) -> str:
     if not day or not 1 <= int(day) <= 31:
         return f"{year}-{int(month):02d}"
     return f"{year}-{int(month):02d}-{int(day):02d}"
-
-
-def matches(
-    card: Precedent,
-    measure: str = "",
-    place: str = "",
-    year: str = "",
-    gazetteer: Gazetteer | None = None,
-) -> bool:
-    """Whether a card passes the filters (each empty filter passes everything).
-
-    measure: a substring of one of its measures' names or wording; place: a substring of one of
-    its places either way, or (with a gazetteer) a place containing one of them (浙江 → 平湖市);
-    year: the year of its date.
-    """
-    if measure and not any(measure in m.name or measure in m.text for m in card.measures):
-        return False
-    if year and card.year != year:
-        return False
-    if place:
-        if any(place in p or p in place for p in card.places):
-            return True
-        if gazetteer is None:
-            return False
-        wanted = gazetteer.find(place)
-        held = [p for name in card.places for p in gazetteer.find(name)]
-        return any(gazetteer.within(h, w) for h in held for w in wanted)
-    return True
-
-
-def sections_of(title: str, text: str) -> list[Section]:
-    """The document's sections, as chunking finds them (headlines of a newsletter, 第X条 …)."""
-    from assistant.ingest.chunk import sections
-    from assistant.models import Document
-
-    doc = Document(id="", title=title, source="", doc_type="txt", text=text, content_hash="")
-    return [Section(list(s.heading_path), s.start, s.end, s.heading_end) for s in sections(doc)]
-
-
-class Casebook:
-    """The cards of every document of an index; a document is read again only when its content
-    or its facts (date, jurisdiction) change."""
-
-    def __init__(self, extractor: Extractor) -> None:
-        self.extractor = extractor
-        self._lock = threading.Lock()
-        self._cards: dict[str, tuple[tuple[str, ...], list[Precedent]]] = {}
-
-    def cards(
-        self,
-        documents: Iterable[tuple[str, str, str]],
-        facts: dict[str, dict[str, str]],
-        text_of: Callable[[str], str],
-    ) -> list[Precedent]:
-        """Cards of `documents` ((id, title, content hash) each), document by document in order.
-
-        `text_of(id)` reads a document's cleaned text, called only for a document not yet read.
-        """
-        out: list[Precedent] = []
-        seen = set()
-        for doc_id, title, content_hash in documents:
-            seen.add(doc_id)
-            f = facts.get(doc_id, {})
-            key = (content_hash, title, f.get("date", ""), f.get("jurisdiction", ""))
-            with self._lock:
-                cached = self._cards.get(doc_id)
-            if cached is None or cached[0] != key:
-                text = text_of(doc_id)
-                cards = self.extractor.extract(doc_id, title, text, sections_of(title, text), f)
-                cached = (key, cards)
-                with self._lock:
-                    self._cards[doc_id] = cached
-            out.extend(cached[1])
-        with self._lock:
-            for gone in set(self._cards) - seen:
-                del self._cards[gone]
-        return out
