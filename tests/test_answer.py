@@ -40,9 +40,8 @@ def extractive(info: QuestionInfo, hits: Sequence[Hit]) -> Draft:
     from assistant.answer.followup import Resolved
     from assistant.answer.pipeline import Reading, extract
     from assistant.settings import get_settings
-    from assistant.text.tokenize import tokenize
 
-    tokens = {t: 1.0 for t in tokenize(info.text, ANALYZER) if len(t) >= 2}
+    tokens = {t: 1.0 for t in ANALYZER.tokenize(info.text) if len(t) >= 2}
     pool = candidates(info, hits, ANALYZER, tokens)
     reading = Reading(Resolved(info.text), info, list(hits), pool, [], ANALYZER, tokens)
     probs = MODEL.sentence_probabilities([c.features for c in pool])

@@ -132,9 +132,8 @@ def read(
     with clock("resolve"):
         analyzer = retriever.analyzer
         domain = analyzer.domain
-        idf = retriever.index.snapshot.bm25.idf
+        idf, size = retriever.rarity()
         own = analyse(question, analyzer, retriever.synonyms, idf, domain)
-        size = len(retriever.index.snapshot.chunks)
         turn = resolve_with(rewriter(generator), question, history, answers, has_topic(own, size))
         info = own
         for age, text in enumerate(reversed(turn.context)):

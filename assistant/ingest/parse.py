@@ -17,8 +17,9 @@ from assistant.errors import FileTooLarge, IngestError, UnsupportedFormat
 from assistant.models import ParsedFile
 from assistant.text.zh import NOT_TEXT
 
-_KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf", ".docx": "docx"}
-_KINDS |= {".html": "html", ".htm": "html"}
+# File suffix → the parser that reads it: what ingest and upload accept.
+KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf", ".docx": "docx"}
+KINDS |= {".html": "html", ".htm": "html"}
 _SUPPORTED = "支持 TXT、MD、PDF、DOCX、HTML"
 _BOMS = [
     (b"\xff\xfe\x00\x00", "utf-32-le"),
@@ -42,7 +43,7 @@ def parse_bytes(
 ) -> ParsedFile:
     """Parse `data`, choosing the format from the extension of `filename`."""
     suffix = Path(filename).suffix.lower()
-    kind = _KINDS.get(suffix)
+    kind = KINDS.get(suffix)
     if kind is None:
         what = f"不支持的文件类型 {suffix}" if suffix else "不支持的文件类型（文件名没有扩展名）"
         raise UnsupportedFormat(f"{what}（{_SUPPORTED}）: {filename}")

@@ -19,13 +19,13 @@ from assistant.index.store import DocumentRecord, Index
 from assistant.ingest.chunk import chunk_document
 from assistant.ingest.clean import clean
 from assistant.ingest.metadata import derive, merged
-from assistant.ingest.parse import parse_bytes
+from assistant.ingest.parse import KINDS, parse_bytes
 from assistant.models import Chunk, Document
 from assistant.settings import Settings
 from assistant.text.places import Gazetteer
 from assistant.text.zh import UNPRINTABLE
 
-SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
+SUPPORTED = frozenset(KINDS)
 SIDECAR = ".meta.json"
 # Bumped when parsing, cleaning or chunking changes, so re-ingest rebuilds every document.
 PIPELINE_VERSION = "3"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.index.embed import Embedder
@@ -49,6 +49,11 @@ class Retriever:
         self.settings = settings
         self.analyzer = analyzer or Analyzer(settings.userdict_path, settings.synonyms_path)
         self.synonyms = self.analyzer.synonyms
+
+    def rarity(self) -> tuple[Callable[[str], float], int]:
+        """The index's idf of a term, and its number of passages: one snapshot for a whole reading."""
+        snap = self.index.snapshot
+        return snap.bm25.idf, len(snap.chunks)
 
     def prepare(self, text: str) -> Query:
         expansions = self.synonyms.expand(text)

@@ -76,7 +76,7 @@ class Analyzer:
 
     def tokenize(self, text: str) -> list[str]:
         """BM25 tokens (see `tokenize.tokenize`)."""
-        return tokenize(text, self)
+        return tokenize(text, self.tokenizer)
 
     def subwords(self, word: str) -> tuple[str, ...]:
         """The dictionary words of two or more characters inside `word` (search mode)."""
