@@ -20,17 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from procstat import rss_mb
 
 OUT = Path(__file__).resolve().parent / "out"
 DIM = 384
 COLLECTION = "hnsw-memory"
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def fill(folder: Path, chunks: int) -> float:

@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from baseline_lexical import BM25 as BaselineBM25  # noqa: E402
+from procstat import status_mb  # noqa: E402
 from scale import QUERIES, prepare, stream  # noqa: E402
 
 from assistant.index.embed import slug  # noqa: E402
@@ -94,13 +95,6 @@ class BaselineIndex(Index):
         bm25 = BaselineBM25([self._tokens[c.id] for c in ordered])
         by_id = {c.id: i for i, c in enumerate(ordered)}
         return Snapshot(generation, docs, ordered, by_id, bm25)  # type: ignore[arg-type]
-
-
-def status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def settings_for(folder: Path) -> Settings:
@@ -169,7 +163,8 @@ def write_group(index: Index, group: list[tuple[Document, list[Chunk]]]) -> None
 def measure(folder: Path, impl: str) -> dict[str, Any]:
     """One worker's cold open, memory, one-document change and BM25 latency (run in a fresh process)."""
     settings = settings_for(folder)
-    tok = Analyzer(settings.userdict_path).tokenize
+    analyzer = Analyzer(settings.userdict_path, settings.synonyms_path)
+    tok = analyzer.tokenize
     cls = BaselineIndex if impl == "baseline" else Index
     import chromadb  # noqa: F401  (its import, seconds here, is the same for both: not timed)
 
@@ -178,7 +173,7 @@ def measure(folder: Path, impl: str) -> dict[str, Any]:
     open_s = time.perf_counter() - t
     rss, peak = status_mb("VmRSS"), status_mb("VmHWM")
     snap = reader.snapshot
-    retriever = Retriever(reader, None, settings)
+    retriever = Retriever(reader, None, settings, analyzer)
     times = []
     for _ in range(3):
         for q in QUERIES:

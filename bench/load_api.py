@@ -337,15 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         if urlparse(args.url).hostname not in LOOPBACK:
             p.error("--url must be a loopback address (127.0.0.1, localhost, ::1)")
-        result = run(
-            args.url.rstrip("/"),
-            questions,
-            args.concurrency,
-            args.duration,
-            args.max_requests,
-            args.timeout,
-            args.unique,
-        )
+        result = load(args.url.rstrip("/"), questions, args)
     else:
         baseline = None
         if args.compare:
@@ -366,6 +358,19 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if result["errors"] else 0
 
 
+def load(url: str, questions: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """`run` with the command line's load settings."""
+    return run(
+        url,
+        questions,
+        args.concurrency,
+        args.duration,
+        args.max_requests,
+        args.timeout,
+        args.unique,
+    )
+
+
 def measure(
     args: argparse.Namespace, questions: list[dict[str, Any]], workers: int, env: dict[str, str]
 ) -> dict[str, Any]:
@@ -374,15 +379,7 @@ def measure(
     sampler = RssSampler(proc.pid)
     sampler.start()
     try:
-        result = run(
-            url,
-            questions,
-            args.concurrency,
-            args.duration,
-            args.max_requests,
-            args.timeout,
-            args.unique,
-        )
+        result = load(url, questions, args)
         result["server_rss_mb"] = sampler.stop()
         result["workers"] = workers
     finally:

@@ -42,6 +42,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from procstat import rss_mb  # noqa: E402
 
 from assistant.index.store import Index  # noqa: E402
 from assistant.ingest.chunk import chunk_document  # noqa: E402
@@ -78,13 +81,6 @@ QUERIES = [
 ]
 DIGITS = "0123456789"
 NUMERALS = "一二三四五六七八九"
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def du_mb(path: Path) -> float:
@@ -222,7 +218,8 @@ def build_and_measure(
 ) -> list[Row]:
     name = embedder.name if embedder is not None else "none"
     settings = get_settings(index_dir=folder, embedder=name, refresh_seconds=3600.0)
-    tok = Analyzer(settings.userdict_path).tokenize
+    analyzer = Analyzer(settings.userdict_path, settings.synonyms_path)
+    tok = analyzer.tokenize
     index = Index(settings, name, tok)
     docs = stream(base)
     rows: list[Row] = []
@@ -278,9 +275,9 @@ def build_and_measure(
         reopened._client.close()
         del reopened
         row.disk_mb = du_mb(folder)
-        row.search["bm25"] = latencies(Retriever(index, None, settings))
+        row.search["bm25"] = latencies(Retriever(index, None, settings, analyzer))
         if embedder is not None:
-            row.search["hybrid"] = latencies(Retriever(index, embedder, settings))
+            row.search["hybrid"] = latencies(Retriever(index, embedder, settings, analyzer))
             vec = embedder.embed([QUERIES[0]], query=True)[0]
             times = []
             for _ in range(30):

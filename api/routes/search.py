@@ -109,7 +109,7 @@ def search(body: SearchRequest, bot: AssistantDep, settings: SettingsDep) -> Any
 
 def matched(bot: Assistant, query: str, hits: list[Hit], top_k: int) -> SearchResponse:
     """The hits that pass the term-coverage rule, best coverage first (ties keep their rank)."""
-    terms = relevance.query_terms(query, bot.analyzer, bot.retriever.synonyms)
+    terms = relevance.query_terms(query, bot.analyzer, bot.analyzer.synonyms)
 
     def build(snap: Snapshot) -> relevance.TermStats:
         # The normalised texts are kept per document: a new index version shares them.

@@ -133,11 +133,11 @@ def read(
         analyzer = retriever.analyzer
         domain = analyzer.domain
         idf, size = retriever.rarity()
-        own = analyse(question, analyzer, retriever.synonyms, idf, domain)
+        own = analyse(question, analyzer, analyzer.synonyms, idf, domain)
         turn = resolve_with(rewriter(generator), question, history, answers, has_topic(own, size))
         info = own
         for age, text in enumerate(reversed(turn.context)):
-            borrowed = analyse(text, analyzer, retriever.synonyms, idf, domain)
+            borrowed = analyse(text, analyzer, analyzer.synonyms, idf, domain)
             info = with_context(info, borrowed, CONTEXT_WEIGHT if age == 0 else CONTEXT_WEIGHT / 2)
     with clock("retrieve"):
         wide = 3 if info.shape in WIDE_SHAPES or info.parts else 0

@@ -134,10 +134,6 @@ class BM25:
         a, z = self._colptr[t], self._colptr[t + 1]
         return (self._rows[a:z], self._tfs[a:z]) if z > a else None
 
-    def _df(self, term: str) -> int:
-        posting = self._posting(term)
-        return 0 if posting is None else len(posting[0])
-
     def scores(self, query: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score of every chunk, and which chunks contain at least one query term."""
         acc = np.zeros(self.size, dtype=np.float32)
@@ -147,7 +143,7 @@ class BM25:
             if posting is None:
                 continue
             ids, tfs = posting
-            acc[ids] += qtf * self.idf(term) * tfs * (self.k1 + 1) / (tfs + self._norm[ids])
+            acc[ids] += qtf * self._idf(len(ids)) * tfs * (self.k1 + 1) / (tfs + self._norm[ids])
             touched[ids] = True
         return acc, touched
 
@@ -165,5 +161,8 @@ class BM25:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term; unseen terms get the maximum."""
-        df = self._df(term)
+        posting = self._posting(term)
+        return self._idf(0 if posting is None else len(posting[0]))
+
+    def _idf(self, df: int) -> float:
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))

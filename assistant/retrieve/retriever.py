@@ -42,13 +42,12 @@ class Retriever:
         index: Index,
         embedder: Embedder | None,
         settings: Settings,
-        analyzer: Analyzer | None = None,
+        analyzer: Analyzer,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.analyzer = analyzer or Analyzer(settings.userdict_path, settings.synonyms_path)
-        self.synonyms = self.analyzer.synonyms
+        self.analyzer = analyzer  # the index's own: one jieba per process
 
     def rarity(self) -> tuple[Callable[[str], float], int]:
         """The index's idf of a term, and its number of passages: one snapshot for a whole reading."""
@@ -56,7 +55,7 @@ class Retriever:
         return snap.bm25.idf, len(snap.chunks)
 
     def prepare(self, text: str) -> Query:
-        expansions = self.synonyms.expand(text)
+        expansions = self.analyzer.synonyms.expand(text)
         return Query(text, expansions, self.analyzer.tokenize(" ".join([text, *expansions])))
 
     def search(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
-import jieba.posseg
 
 from assistant.text.tokenize import PLACES_PATH, SynonymTable, normalise, tokenize
+
+if TYPE_CHECKING:
+    import jieba.posseg
 
 # Sub-words looked up for coverage are remembered; past this many the memory starts afresh.
 SUBWORDS_KEPT = 65536
@@ -26,7 +29,6 @@ class Analyzer:
 
     def __init__(self, userdict: Path | None = None, synonyms: Path | None = None) -> None:
         self.userdict = userdict
-        self.synonyms_path = synonyms
         self.synonyms = SynonymTable.load(synonyms) if synonyms is not None else SynonymTable()
         self._lock = threading.Lock()
         self._jieba: jieba.Tokenizer | None = None
@@ -55,8 +57,10 @@ class Analyzer:
 
     @property
     def pos(self) -> jieba.posseg.POSTokenizer:
-        """The same jieba, tagging parts of speech."""
+        """The same jieba, tagging parts of speech (its tables, ~75 MB, load on first use)."""
         if self._pos is None:
+            import jieba.posseg
+
             self._pos = jieba.posseg.POSTokenizer(self.tokenizer)
         return self._pos
 
