@@ -187,7 +187,7 @@ class Assistant:
 
         def build(snap: Snapshot) -> Vocabulary:
             chars = self.per_document(
-                "chars", snap, lambda s: Vocabulary.of(c.embed_text for c in s.chunks).chars
+                "chars", snap, lambda s: Vocabulary.spelled(c.embed_text for c in s.chunks)
             )
             return Vocabulary(frozenset().union(*chars))
 

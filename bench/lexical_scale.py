@@ -200,8 +200,10 @@ def measure(folder: Path, impl: str) -> dict[str, Any]:
     }
 
 
-def rewrite(writer: Index, doc_id: str, marker: str = "") -> Chunk:
-    """Write a new version of a document (its first chunk ends with `marker`); its first chunk."""
+def rewrite(writer: Index, doc_id: str, marker: str = "", dim: int = 0) -> Chunk:
+    """Write a new version of a document (its first chunk ends with `marker`); its first chunk.
+
+    With `dim`, its chunks get random unit vectors of that size (a dense index's stand-in)."""
     record, text = writer.document(doc_id)
     version = f"{record.content_hash[:56]}{time.time_ns() % 10**8:08d}"
     changed = Document(
@@ -225,7 +227,11 @@ def rewrite(writer: Index, doc_id: str, marker: str = "") -> Chunk:
         else replace(c, id=f"{doc_id}-{version[-8:]}-{i:05d}")
         for i, c in enumerate(chunks)
     ]
-    writer.write(changed, renamed, None, refresh=False)
+    vectors = None
+    if dim:
+        v = np.random.default_rng(1).standard_normal((len(renamed), dim)).astype(np.float32)
+        vectors = v / np.linalg.norm(v, axis=1, keepdims=True)
+    writer.write(changed, renamed, vectors, refresh=False)
     return renamed[0]
 
 
@@ -285,9 +291,17 @@ def main() -> None:
     p.add_argument("--folder", type=Path, default=OUT / "lexical-index")
     p.add_argument("--measure", choices=["baseline", "segments"], help=argparse.SUPPRESS)
     p.add_argument("--worker-only", action="store_true", help="only the API worker measurement")
+    p.add_argument(
+        "--against", metavar="REV", help="with --worker-only: a git revision's worker first"
+    )
     args = p.parse_args()
     if args.worker_only:
-        print(json.dumps(worker(args.folder)))
+        if args.against:
+            from hnsw_memory import checkout
+
+            with checkout(args.against):
+                print(f"{args.against}: {json.dumps(worker(args.folder))}")
+        print(f"this build: {json.dumps(worker(args.folder))}")
         return
     if args.measure:
         print(json.dumps(measure(args.folder, args.measure)))

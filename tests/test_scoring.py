@@ -65,6 +65,40 @@ def test_bm25_merged_from_segments_scores_as_one_index() -> None:
     assert BM25([]).top(["土地"], 3) == []
 
 
+@pytest.mark.parametrize("group", [1, 3, 1 << 18])
+def test_bm25_merge_in_groups_matches_one_build(
+    monkeypatch: pytest.MonkeyPatch, group: int
+) -> None:
+    """The column-major matrix filled a few parts at a time (to bound the merge's memory) holds
+    the same postings, rows ascending within each term, whatever the group size."""
+    from assistant.index import lexical
+
+    rng = np.random.default_rng(7)
+    vocab = [f"词{i}" for i in range(40)]
+    docs = [
+        [
+            [vocab[j] for j in rng.integers(0, 40, rng.integers(0, 12))]
+            for _ in range(rng.integers(1, 6))
+        ]
+        for _ in range(25)
+    ]
+    whole = BM25.from_tokens([chunk for doc in docs for chunk in doc])
+    monkeypatch.setattr(lexical, "GROUP_ENTRIES", group)
+    merged = BM25([Postings.of(doc) for doc in docs])
+    assert np.array_equal(merged._colptr, whole._colptr)
+    assert np.array_equal(merged._rows, whole._rows)
+    assert np.array_equal(merged._tfs, whole._tfs)
+    chunks = [chunk for doc in docs for chunk in doc]
+    for t, h in enumerate(merged.hashes):
+        term = next(w for w in vocab if lexical.term_hash(w) == h)
+        expected = [(r, c.count(term)) for r, c in enumerate(chunks) if term in c]
+        span = slice(merged._colptr[t], merged._colptr[t + 1])
+        assert (
+            list(zip(merged._rows[span].tolist(), merged._tfs[span].tolist(), strict=True))
+            == expected
+        )
+
+
 def test_bm25_top_n_cuts_and_orders() -> None:
     corpus = [["a"] * i + ["b"] for i in range(1, 50)]
     top = BM25.from_tokens(corpus).top(["a"], 5)

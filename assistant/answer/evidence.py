@@ -95,10 +95,18 @@ class Vocabulary:
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Vocabulary:
-        chars: set[str] = set()
+        return cls(frozenset(cls.spelled(texts)))
+
+    @staticmethod
+    def spelled(texts: Iterable[str]) -> str:
+        """The distinct characters of `texts` once normalised, as one sorted string.
+
+        Each distinct character is normalised alone: a document's few thousand characters, not
+        its whole text (6 s at 100k chunks), and a string where a set takes ~15x the memory."""
+        raw: set[str] = set()
         for t in texts:
-            chars.update(flat(t))
-        return cls(frozenset(chars))
+            raw.update(t)
+        return "".join(sorted(set(flat(" ".join(raw)))))
 
     def novel(self, term: Term) -> bool:
         """A common noun with a character no document uses (公租房, 宅基地), not mapped by a synonym."""

@@ -13,6 +13,7 @@ pending (`pending()` lists them; `ingest` resumes them).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import threading
@@ -41,6 +42,17 @@ LIGHT_HNSW = {"batch_size": 10, "sync_threshold": 10}
 FETCH_ONE_BY_ONE = 16
 
 __all__ = ["DocumentRecord", "Index", "Snapshot", "exists", "make_client", "page_spans"]
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by a swapped-out snapshot back to the system (glibc keeps it otherwise:
+    a worker at 100k chunks stayed ~120 MB higher after every change)."""
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return
+    trim(0)
 
 
 def make_client(settings: Settings) -> Any:
@@ -133,6 +145,7 @@ class Index:
             self._snapshot = self._build(generation)
         finally:
             self._refresh_lock.release()
+        release_free_memory()
 
     def _refresh_quietly(self) -> None:
         try:

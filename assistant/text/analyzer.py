@@ -11,14 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import jieba
 
+from assistant.text.tagger import Tagger
 from assistant.text.tokenize import PLACES_PATH, SynonymTable, normalise, tokenize
-
-if TYPE_CHECKING:
-    import jieba.posseg
 
 # Sub-words looked up for coverage are remembered; past this many the memory starts afresh.
 SUBWORDS_KEPT = 65536
@@ -32,7 +29,7 @@ class Analyzer:
         self.synonyms = SynonymTable.load(synonyms) if synonyms is not None else SynonymTable()
         self._lock = threading.Lock()
         self._jieba: jieba.Tokenizer | None = None
-        self._pos: jieba.posseg.POSTokenizer | None = None
+        self._pos: Tagger | None = None
         self._domain: frozenset[str] | None = None
         self._subwords: dict[str, tuple[str, ...]] = {}
 
@@ -56,13 +53,13 @@ class Analyzer:
             return self._jieba
 
     @property
-    def pos(self) -> jieba.posseg.POSTokenizer:
-        """The same jieba, tagging parts of speech (its tables, ~75 MB, load on first use)."""
-        if self._pos is None:
-            import jieba.posseg
-
-            self._pos = jieba.posseg.POSTokenizer(self.tokenizer)
-        return self._pos
+    def pos(self) -> Tagger:
+        """The same jieba, tagging parts of speech (its tables load on first use)."""
+        tokenizer = self.tokenizer
+        with self._lock:
+            if self._pos is None:
+                self._pos = Tagger(tokenizer)
+            return self._pos
 
     @property
     def domain(self) -> frozenset[str]:
