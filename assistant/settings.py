@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     chroma_host: str = Field("127.0.0.1", description="Chroma server host when chroma_mode=http.")
     chroma_port: int = Field(8001, description="Chroma server port when chroma_mode=http.")
     collection: str = Field("policy", description="Name prefix of the Chroma collections.")
+    garbage_grace_seconds: float = Field(
+        600.0,
+        description="Chunks of no committed version (left by a writer that lost a race for the same document) are deleted once this old; younger ones may be another writer's, about to commit.",
+    )
     refresh_seconds: float = Field(
         2.0,
         description="How often a worker checks the store for documents ingested by another worker.",

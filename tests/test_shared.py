@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -153,3 +154,65 @@ def test_two_workers_writing_one_document_at_once_leave_the_last_one_whole(
         assert all("新版" in t for t in texts) and not any("旧版" in t for t in texts)
     # B replaced A's committed version, so B removed A's chunks: nothing is left behind.
     assert a.collect_garbage() == 0
+
+
+class ReadThen:
+    """A store collection whose `nth` read of one document's record lets another worker run first."""
+
+    def __init__(self, inner: Any, doc_id: str, nth: int, then: Callable[[], Any]) -> None:
+        self.inner, self.doc_id, self.nth, self.then = inner, doc_id, nth, then
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get(self, **kwargs: Any) -> Any:
+        out = self.inner.get(**kwargs)
+        if kwargs.get("ids") == [self.doc_id]:
+            self.nth -= 1
+            if self.nth == 0:
+                self.then()
+        return out
+
+
+def chunk_versions(index: Index, doc_id: str) -> set[str]:
+    """The versions of a document that still have chunk rows in the store."""
+    return {
+        str(m["hash"])
+        for collection in (index._chunks, index._pending)
+        for m in collection.get(where={"doc_id": doc_id}, include=["metadatas"])["metadatas"]
+    }
+
+
+def test_a_lost_race_leaves_chunks_that_a_worker_collects_after_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    """Workers A and B both read the old record, B commits, then A: A's version wins whole, and
+    B's chunks belong to no version. They are kept while a writer might still be committing them
+    (younger than garbage_grace_seconds), then the worker that saw the change deletes them."""
+    settings = get_settings(
+        index_dir=tmp_path / "ix", embedder="none", ocr=False, garbage_grace_seconds=0.5
+    )
+    analyse = Analyzer(settings.userdict_path).tokenize
+    a, b = Index(settings, "none", analyse), Index(settings, "none", analyse)
+    rule = "# 示范条例\n\n第一条 {}宅基地每户面积不得超过{}平方米。\n"
+    first = build_document(rule.format("初版", "一百五十").encode(), "示范条例.md", settings)
+    index_document(first, a, None, settings)
+    ours = build_document(rule.format("甲版", "一百二十").encode(), "示范条例.md", settings)
+    theirs = build_document(rule.format("乙版", "八十").encode(), "示范条例.md", settings)
+    real = a._docs
+    # A reads the record twice: "is it unchanged?", then the version its write replaces.
+    a._docs = ReadThen(real, ours.id, 2, lambda: index_document(theirs, b, None, settings))
+    index_document(ours, a, None, settings)  # A reads the first record, B commits, A commits last
+    a._docs = real
+    assert a.record(ours.id).content_hash == ours.content_hash  # type: ignore[union-attr]
+    assert chunk_versions(a, ours.id) == {ours.content_hash, theirs.content_hash}
+    assert a.collect_garbage([ours.id], older_than=3600) == 0  # too young: kept
+    a.refresh(force=True)
+    assert a._sweeps  # the change was seen: a sweep is due after the grace period
+    deadline = time.monotonic() + 10
+    while chunk_versions(a, ours.id) != {ours.content_hash} and time.monotonic() < deadline:
+        time.sleep(0.2)
+        a.refresh()
+    assert chunk_versions(a, ours.id) == {ours.content_hash}
+    assert [c.text for c in a.snapshot.chunks if "甲版" in c.text]
+    assert not [c.text for c in a.snapshot.chunks if "乙版" in c.text]

@@ -86,6 +86,8 @@ class Index:
         self._docs = self._light(f"{prefix}-docs")
         self._pending = self._light(f"{prefix}-pending")
         self._segments: dict[str, Segment] = {}
+        # Documents seen changing → when to collect what a lost race may have left (monotonic).
+        self._sweeps: dict[str, float] = {}
         self._segment_files = SegmentCache(settings.index_dir / "lexical" / prefix)
         self._write_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -139,6 +141,7 @@ class Index:
             return
         try:
             self._checked_at = time.monotonic()
+            self._sweep_due()
             generation = self._generation()
             if not force and self._snapshot is not None and self._snapshot.generation == generation:
                 return
@@ -178,6 +181,12 @@ class Index:
             segments[rec.id] = seg
             if len(seg.chunks) == rec.chunks:
                 self._segment_files.save(seg)
+        if self._snapshot is not None:
+            due = time.monotonic() + self.settings.garbage_grace_seconds
+            for doc_id in {*segments, *self._segments}:
+                was, now = self._segments.get(doc_id), segments.get(doc_id)
+                if was is None or now is None or was.key != now.key:
+                    self._sweeps[doc_id] = due  # a grace period after its latest change
         self._segments = segments
         if missing:
             self._segment_files.prune([s.key for s in segments.values()])
@@ -365,6 +374,7 @@ class Index:
         content_hash: str,
         vectors: np.ndarray | None,
     ) -> None:
+        written = time.time()
         for i in range(0, len(chunks), BATCH):
             part = chunks[i : i + BATCH]
             collection.upsert(
@@ -374,7 +384,7 @@ class Index:
                 if vectors is None
                 else vectors[i : i + BATCH].tolist(),
                 documents=[c.text for c in part],
-                metadatas=[_chunk_meta(c, content_hash) for c in part],
+                metadatas=[_chunk_meta(c, content_hash, written) for c in part],
             )
 
     def _put_record(self, record: DocumentRecord, text: str, pages: str) -> None:
@@ -404,24 +414,53 @@ class Index:
                 collection.delete(where={"doc_id": doc_id})
         self.refresh()
 
-    def collect_garbage(self) -> int:
-        """Delete chunks that belong to no committed document version (left by an interrupted ingest).
+    def collect_garbage(self, doc_ids: Sequence[str] | None = None, older_than: float = 0.0) -> int:
+        """Delete chunks that belong to no committed document version (left by an interrupted
+        ingest, or by a writer that lost a race for the same document); only those written more
+        than `older_than` seconds ago, and only of `doc_ids` when given.
 
         Vectors already stored for a version still pending are kept: `fill` resumes over them.
         """
+        return self._collect(doc_ids, older_than)[0]
+
+    def _collect(self, doc_ids: Sequence[str] | None, older_than: float) -> tuple[int, bool]:
+        """(chunks deleted, whether stale chunks too young to delete remain)."""
         docs = self._read_documents()
-        removed = 0
+        cutoff = time.time() - older_than
+        where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
+        removed, young = 0, False
         for collection in (self._chunks, self._pending):
             stale = [
-                c.id
-                for c, h in self._read_all(collection)
-                if docs.get(c.document_id, _NO_DOC).content_hash != h
-                or (collection is self._pending and not docs[c.document_id].dense_pending)
+                (cid, written)
+                for cid, doc_id, version, written in _versions(collection, where)
+                if docs.get(doc_id, _NO_DOC).content_hash != version
+                or (collection is self._pending and not docs[doc_id].dense_pending)
             ]
-            for i in range(0, len(stale), BATCH):
-                collection.delete(ids=stale[i : i + BATCH])
-            removed += len(stale)
-        return removed
+            old = [cid for cid, written in stale if written <= cutoff]
+            young = young or len(old) < len(stale)
+            for i in range(0, len(old), BATCH):
+                collection.delete(ids=old[i : i + BATCH])
+            removed += len(old)
+        return removed, young
+
+    def _sweep_due(self) -> None:
+        """Collect the garbage of documents that changed at least a grace period ago: a lost race
+        leaves its chunks behind, and every worker that saw the change tidies up (idempotent)."""
+        now = time.monotonic()
+        due = [doc_id for doc_id, at in self._sweeps.items() if at <= now]
+        if not due:
+            return
+        grace = self.settings.garbage_grace_seconds
+        try:
+            _, young = self._collect(due, older_than=grace)
+        except Exception:  # tried again after another grace period; reading must go on
+            log.warning("garbage collection failed for %s", due, exc_info=True)
+            young = True
+        for doc_id in due:
+            if young:
+                self._sweeps[doc_id] = now + grace
+            else:
+                del self._sweeps[doc_id]
 
     def _bump(self) -> None:
         self._docs.upsert(
@@ -435,9 +474,10 @@ class Index:
 _NO_DOC = DocumentRecord("", "", "", "", "", 0, 0, "")
 
 
-def _chunk_meta(c: Chunk, content_hash: str) -> dict[str, Any]:
+def _chunk_meta(c: Chunk, content_hash: str, written: float = 0.0) -> dict[str, Any]:
     return {
         "doc_id": c.document_id,
+        "written": written,
         "hash": content_hash,
         "title": c.document_title,
         "heading": json.dumps(c.heading_path, ensure_ascii=False),
@@ -468,6 +508,22 @@ def _chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 def _record(meta: Any) -> DocumentRecord:
     return DocumentRecord(**json.loads(meta["record"]))
+
+
+def _versions(collection: Any, where: dict[str, Any] | None) -> list[tuple[str, str, str, float]]:
+    """(chunk id, document id, version, when written) of every row `where` selects; rows written
+    before chunks carried a time count as written long ago."""
+    out: list[tuple[str, str, str, float]] = []
+    offset = 0
+    while True:
+        got = collection.get(where=where, include=["metadatas"], limit=BATCH * 10, offset=offset)
+        out.extend(
+            (cid, str(m["doc_id"]), str(m["hash"]), float(m.get("written") or 0.0))
+            for cid, m in zip(got["ids"], got["metadatas"], strict=True)
+        )
+        if len(got["ids"]) < BATCH * 10:
+            return out
+        offset += len(got["ids"])
 
 
 def _rows(got: dict[str, Any]) -> list[tuple[Chunk, str]]:
