@@ -186,10 +186,7 @@ class Assistant:
         """The index's characters (to tell a word no document can hold), renewed with the index."""
 
         def build(snap: Snapshot) -> Vocabulary:
-            chars = self.per_document(
-                "chars", snap, lambda s: Vocabulary.spelled(c.embed_text for c in s.chunks)
-            )
-            return Vocabulary(frozenset().union(*chars))
+            return Vocabulary(frozenset().union(*(s.chars for s in snap.segments)))
 
         return self.view("vocabulary", build)
 

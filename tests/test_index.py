@@ -209,6 +209,9 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     assert len(records) == count and sum(r.chunks for r in records.values()) == len(expected)
     assert len({c.id for c in expected}) == len(expected)
     assert view(Index(settings, "none", tok)) == expected  # from the segment files
+    chars = [s.chars for s in index.snapshot.segments]
+    assert [s.chars for s in Index(settings, "none", tok).snapshot.segments] == chars
+    assert all(c and "号" in c and " " not in c for c in chars)
     files = sorted((tmp_path / "ix" / "lexical").rglob("*.seg"))
     assert len(files) == count
     files[0].write_bytes(MAGIC + b"\x00garbage")  # a damaged file is only a cache miss
@@ -264,3 +267,37 @@ def test_dense_search_returns_what_the_store_holds(tmp_path: Path) -> None:
     assert only and all(
         index.snapshot.chunks[index.snapshot.by_id[c]].document_id == ids[1] for c, _ in only
     )
+
+
+def test_a_segment_file_without_its_characters_is_read_and_saved_again(tmp_path: Path) -> None:
+    """Segment files written before segments kept their characters still load; they get them once."""
+    from assistant.index.snapshot import (
+        Segment,
+        SegmentCache,
+        _chunk_arrays,
+        _read_arrays,
+        _write_arrays,
+    )
+    from assistant.models import Chunk
+    from tests.conftest import ANALYZER
+
+    chunks = [
+        Chunk(
+            "c1",
+            "d1",
+            "通知",
+            "第一条 宅基地每户一处。",
+            0,
+            12,
+            embed_text="通知\n第一条 宅基地每户一处。",
+        )
+    ]
+    segment = Segment.build("k1", chunks, ANALYZER.tokenize)
+    assert "宅" in segment.chars and "\n" not in segment.chars
+    cache = SegmentCache(tmp_path / "segments")
+    cache.folder.mkdir()
+    _write_arrays(cache.path("k1"), {**_chunk_arrays(segment.chunks), **segment.postings.arrays()})
+    assert "chars" not in _read_arrays(cache.path("k1"))
+    loaded = cache.load("k1")
+    assert loaded is not None and loaded.chars == segment.chars
+    assert _read_arrays(cache.path("k1"))["chars"].tobytes().decode("utf-8") == segment.chars

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from assistant.models import Hit
 from assistant.text.analyzer import Analyzer
 from assistant.text.question import QuestionInfo, Term
-from assistant.text.tokenize import has_figure, normalise
+from assistant.text.tokenize import has_figure, normalise, spelled
 from assistant.text.wording import ANSWER_TYPES
 
 WS = re.compile(r"\s+")
@@ -95,18 +95,7 @@ class Vocabulary:
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Vocabulary:
-        return cls(frozenset(cls.spelled(texts)))
-
-    @staticmethod
-    def spelled(texts: Iterable[str]) -> str:
-        """The distinct characters of `texts` once normalised, as one sorted string.
-
-        Each distinct character is normalised alone: a document's few thousand characters, not
-        its whole text (6 s at 100k chunks), and a string where a set takes ~15x the memory."""
-        raw: set[str] = set()
-        for t in texts:
-            raw.update(t)
-        return "".join(sorted(set(flat(" ".join(raw)))))
+        return cls(frozenset(spelled(texts)))
 
     def novel(self, term: Term) -> bool:
         """A common noun with a character no document uses (公租房, 宅基地), not mapped by a synonym."""

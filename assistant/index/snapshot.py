@@ -21,7 +21,7 @@ import numpy as np
 
 from assistant.index.lexical import BM25, Postings
 from assistant.models import Chunk
-from assistant.text.tokenize import TOKENIZER_VERSION
+from assistant.text.tokenize import TOKENIZER_VERSION, spelled
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class Segment:
     key: str
     chunks: tuple[Chunk, ...]
     postings: Postings
+    # The distinct characters its texts use (normalised): what the index can never contain.
+    chars: str = ""
 
     @classmethod
     def build(
@@ -65,7 +67,8 @@ class Segment:
         tokenize: Callable[[str], list[str]],
     ) -> Segment:
         ordered = tuple(sorted(chunks, key=lambda c: (c.start, c.id)))
-        return cls(key, ordered, Postings.of([tokenize(c.embed_text) for c in ordered]))
+        postings = Postings.of([tokenize(c.embed_text) for c in ordered])
+        return cls(key, ordered, postings, spelled(c.embed_text for c in ordered))
 
 
 def segment_key(record: DocumentRecord) -> str:
@@ -118,13 +121,18 @@ class SegmentCache:
             data = _read_arrays(path)
             postings = Postings.from_arrays(data)
             chunks = _chunks(data)
+            chars = data["chars"].tobytes().decode("utf-8") if "chars" in data else None
             os.utime(path)  # in use: not stale
         except (FileNotFoundError, OldFormat):  # a segment file of an earlier release: rebuilt
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("segment file %s unreadable, rebuilding it: %s", path.name, exc)
             return None
-        return Segment(key, chunks, postings)
+        if chars is None:  # written before segments kept their characters: once, and saved
+            segment = Segment(key, chunks, postings, spelled(c.embed_text for c in chunks))
+            self.save(segment)
+            return segment
+        return Segment(key, chunks, postings, chars)
 
     def save(self, segment: Segment) -> None:
         """Write atomically; a cache, so a full disk costs speed at the next start, nothing else."""
@@ -132,7 +140,9 @@ class SegmentCache:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_arrays(tmp, {**_chunk_arrays(segment.chunks), **segment.postings.arrays()})
+            chars = np.frombuffer(segment.chars.encode("utf-8"), dtype=np.uint8)
+            arrays = {**_chunk_arrays(segment.chunks), **segment.postings.arrays(), "chars": chars}
+            _write_arrays(tmp, arrays)
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("cannot save %s: %s", path.name, exc)

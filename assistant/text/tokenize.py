@@ -47,6 +47,18 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+def spelled(texts: Iterable[str]) -> str:
+    """The distinct characters of `texts` once normalised, whitespace aside, as one sorted string.
+
+    Each distinct character is normalised alone (a space between them, so nothing composes across
+    them): a document's few thousand characters, not its whole text, and a string where a set
+    takes ~15x the memory."""
+    raw: set[str] = set()
+    for t in texts:
+        raw.update(t)
+    return "".join(sorted(set(re.sub(r"\s+", "", normalise(" ".join(raw))))))
+
+
 def cn_number_tokens(text: str) -> list[str]:
     """Arabic tokens for Chinese numbers with a unit: 二年 → 2年, 百分之二十 → 20%."""
     out = []
