@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.models import Citation, Hit
-from assistant.text.structure import numbered, sentences
+from assistant.text.structure import MAX_HEADING_CHARS, numbered, sentences
 from assistant.text.zh import CLOSERS, SENTENCE_MARKS
 
 STOPS = tuple(SENTENCE_MARKS)
-HEADING_MAX = 40
 WS = re.compile(r"\s+")
 
 
@@ -50,7 +49,7 @@ class Unit:
     def is_heading(self) -> bool:
         """A title or heading line: short and without a sentence-ending mark."""
         t = self.text.rstrip().rstrip(CLOSERS)
-        return len(t) < HEADING_MAX and not t.endswith(STOPS)
+        return len(t) < MAX_HEADING_CHARS and not t.endswith(STOPS)
 
 
 @dataclass

@@ -98,15 +98,15 @@ class BM25:
         # Column-major (a column per term) so a query reads only its terms' postings. Filled a
         # group of parts at a time: the merge holds the result and one group's sort, never a
         # second copy of the whole (peak 121 MB against 278 MB at 100k chunks).
-        per_term = np.zeros(len(self.hashes), dtype=np.int64)
+        width = len(self.hashes)
+        per_term = np.zeros(width, dtype=np.int64)
         for p, col in zip(parts, columns, strict=True):
             per_term[col] += np.bincount(p.local, minlength=len(col))
-        self._colptr = np.zeros(len(self.hashes) + 1, dtype=np.int64)
+        self._colptr = np.zeros(width + 1, dtype=np.int64)
         np.cumsum(per_term, out=self._colptr[1:])
         self._rows = np.empty(int(self._colptr[-1]), dtype=np.int32)
         self._tfs = np.empty(int(self._colptr[-1]), dtype=np.float32)
         fill = self._colptr[:-1].copy()
-        width = len(self.hashes)
         for first_row, terms, indptr, counts in _groups(parts, columns):
             # scipy's CSR→CSC is a counting sort in C: rows stay ascending within each term.
             group = sparse.csr_matrix((counts, terms, indptr), shape=(len(indptr) - 1, width))

@@ -57,7 +57,7 @@ class Segment:
     chunks: tuple[Chunk, ...]
     postings: Postings
     # The distinct characters its texts use (normalised): what the index can never contain.
-    chars: str = ""
+    chars: str
 
     @classmethod
     def build(
@@ -68,7 +68,11 @@ class Segment:
     ) -> Segment:
         ordered = tuple(sorted(chunks, key=lambda c: (c.start, c.id)))
         postings = Postings.of([tokenize(c.embed_text) for c in ordered])
-        return cls(key, ordered, postings, spelled(c.embed_text for c in ordered))
+        return cls(key, ordered, postings, _chars(ordered))
+
+
+def _chars(chunks: Iterable[Chunk]) -> str:
+    return spelled(c.embed_text for c in chunks)
 
 
 def segment_key(record: DocumentRecord) -> str:
@@ -128,11 +132,10 @@ class SegmentCache:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("segment file %s unreadable, rebuilding it: %s", path.name, exc)
             return None
-        if chars is None:  # written before segments kept their characters: once, and saved
-            segment = Segment(key, chunks, postings, spelled(c.embed_text for c in chunks))
+        segment = Segment(key, chunks, postings, _chars(chunks) if chars is None else chars)
+        if chars is None:  # written before segments kept their characters: saved with them
             self.save(segment)
-            return segment
-        return Segment(key, chunks, postings, chars)
+        return segment
 
     def save(self, segment: Segment) -> None:
         """Write atomically; a cache, so a full disk costs speed at the next start, nothing else."""

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,8 +48,7 @@ def release_free_memory() -> None:
     """Hand memory freed by a swapped-out snapshot back to the system (glibc keeps it otherwise:
     a worker at 100k chunks stayed ~120 MB higher after every change)."""
     try:
-        libc = ctypes.CDLL(None)
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to do
         return
     trim(0)
@@ -148,7 +147,7 @@ class Index:
             self._snapshot = self._build(generation)
         finally:
             self._refresh_lock.release()
-        release_free_memory()
+        release_free_memory()  # reached only after a new snapshot: the old one is what was freed
 
     def _refresh_quietly(self) -> None:
         try:
@@ -244,16 +243,7 @@ class Index:
 
     @staticmethod
     def _read_all(collection: Any) -> list[tuple[Chunk, str]]:
-        out = []
-        offset = 0
-        while True:
-            got = collection.get(
-                include=["documents", "metadatas"], limit=BATCH * 10, offset=offset
-            )
-            out.extend(_rows(got))
-            if len(got["ids"]) < BATCH * 10:
-                return out
-            offset += len(got["ids"])
+        return [row for got in _pages(collection, ["documents", "metadatas"]) for row in _rows(got)]
 
     def dense(
         self, vector: np.ndarray, n: int, document_ids: Sequence[str] | None = None
@@ -510,20 +500,27 @@ def _record(meta: Any) -> DocumentRecord:
     return DocumentRecord(**json.loads(meta["record"]))
 
 
+def _pages(
+    collection: Any, include: list[str], where: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every row `where` selects, as Chroma `get` results of up to BATCH * 10 rows."""
+    offset = 0
+    while True:
+        got = collection.get(where=where, include=include, limit=BATCH * 10, offset=offset)
+        yield got
+        if len(got["ids"]) < BATCH * 10:
+            return
+        offset += len(got["ids"])
+
+
 def _versions(collection: Any, where: dict[str, Any] | None) -> list[tuple[str, str, str, float]]:
     """(chunk id, document id, version, when written) of every row `where` selects; rows written
     before chunks carried a time count as written long ago."""
-    out: list[tuple[str, str, str, float]] = []
-    offset = 0
-    while True:
-        got = collection.get(where=where, include=["metadatas"], limit=BATCH * 10, offset=offset)
-        out.extend(
-            (cid, str(m["doc_id"]), str(m["hash"]), float(m.get("written") or 0.0))
-            for cid, m in zip(got["ids"], got["metadatas"], strict=True)
-        )
-        if len(got["ids"]) < BATCH * 10:
-            return out
-        offset += len(got["ids"])
+    return [
+        (cid, str(m["doc_id"]), str(m["hash"]), float(m.get("written") or 0.0))
+        for got in _pages(collection, ["metadatas"], where)
+        for cid, m in zip(got["ids"], got["metadatas"], strict=True)
+    ]
 
 
 def _rows(got: dict[str, Any]) -> list[tuple[Chunk, str]]:

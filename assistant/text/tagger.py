@@ -139,13 +139,8 @@ class Tagger:
                 if RE_SKIP_INTERNAL.match(x):
                     yield Tagged(x, "x")
                     continue
-                for xx in x:
-                    if RE_NUM.match(xx):
-                        yield Tagged(xx, "m")
-                    elif RE_ENG.match(x):
-                        yield Tagged(xx, "eng")
-                    else:
-                        yield Tagged(xx, "x")
+                # jieba tags each character, but tests the whole run for letters.
+                yield from (Tagged(xx, _symbol_flag(xx, x)) for xx in x)
 
     def _cut_dag(self, sentence: str) -> Iterator[Tagged]:
         tok = self.tokenizer
@@ -181,10 +176,7 @@ class Tagger:
             if RE_HAN_DETAIL.match(blk):
                 yield from self._cut_hmm(blk)
                 continue
-            for x in RE_SKIP_DETAIL.split(blk):
-                if x:
-                    flag = "m" if RE_NUM.match(x) else "eng" if RE_ENG.match(x) else "x"
-                    yield Tagged(x, flag)
+            yield from (Tagged(x, _symbol_flag(x, x)) for x in RE_SKIP_DETAIL.split(blk) if x)
 
     def _cut_hmm(self, sentence: str) -> Iterator[Tagged]:
         states = self.hmm.viterbi(sentence)
@@ -201,3 +193,8 @@ class Tagger:
                 nexti = i + 1
         if nexti < len(sentence):
             yield Tagged(sentence[nexti:], states[nexti][1])
+
+
+def _symbol_flag(piece: str, run: str) -> str:
+    """A number (m), Latin letters or digits (eng, tested on the run it comes from), or other (x)."""
+    return "m" if RE_NUM.match(piece) else "eng" if RE_ENG.match(run) else "x"
