@@ -74,7 +74,7 @@ class Thresholds:
     keep: float = 0.5
     abstain: float = 0.3
     answer: float = 0.5
-    follow: int = 0  # sentences after each chosen one, in its paragraph, that come along
+    span: int = 0  # characters each chosen sentence may grow to with its neighbours in its passage
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class AnswerModel:
                 "keep": round(self.thresholds.keep, 4),
                 "abstain": round(self.thresholds.abstain, 4),
                 "answer": round(self.thresholds.answer, 4),
-                "follow": self.thresholds.follow,
+                "span": self.thresholds.span,
             },
             "meta": self.meta,
         }

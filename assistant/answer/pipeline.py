@@ -230,7 +230,7 @@ def extract(
         return model.sentence_probabilities([c.features for c in rows])
 
     t = model.thresholds
-    chosen = select(info, pool, probs, t.keep, budget, part_probabilities, t.follow)
+    chosen = select(info, pool, probs, t.keep, budget, part_probabilities, t.span)
     return compose(chosen, info.shape)
 
 

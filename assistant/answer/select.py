@@ -2,17 +2,18 @@
 
 The most probable sentence leads; every other sentence whose probability reaches the fitted
 `keep` threshold may follow; each sub-question ("A和B分别…", "X？Y？") brings its own best
-sentence; a law's numbered list comes whole. The answer stays within its character budget.
+sentence; a law's numbered list comes whole. The answer stays within its character budget; then
+each chosen sentence is widened within its passage, to the fitted `span` of characters, by the
+sentences around it (a fact often sits in the clause next to the sentence that names the topic).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 
 from assistant.answer.evidence import flat
 from assistant.answer.features import Candidate
-from assistant.answer.sentences import Unit, joined, joined_by_space
+from assistant.answer.sentences import Unit, joined_by_space
 from assistant.text.question import QuestionInfo
 from assistant.text.structure import ARTICLE_RE, numbered
 
@@ -28,11 +29,11 @@ def select(
     keep: float,
     budget: int,
     part_probabilities: Callable[[QuestionInfo], Sequence[float]] | None = None,
-    follow: int = 0,
+    span: int = 0,
 ) -> list[Unit]:
     """The answer's sentences in document order ([] for an empty pool).
 
-    `follow`: how many sentences after each chosen one, in the same paragraph, come along.
+    `span`: how many characters each chosen sentence may grow to with its neighbours.
     """
     if not pool:
         return []
@@ -55,19 +56,6 @@ def select(
             _add(chosen, pool[i].unit)
     most = MAX_ITEMS.get(info.shape, 3)
     units = [c.unit for c in pool]
-    if follow:
-        after = following(units)
-        grown: list[Unit] = []
-        for u in chosen:
-            grown.append(u)
-            nxt = after.get(u.key)
-            for _ in range(follow):
-                if nxt is None or any(g.key == nxt.key for g in [*grown, *chosen]):
-                    break
-                grown.append(nxt)
-                nxt = after.get(nxt.key)
-        chosen = grown
-        most += follow
     for u in list(chosen[:most]):
         group = enumeration(u, units)
         have = {c.key for c in chosen}
@@ -79,25 +67,48 @@ def select(
     for u in chosen[:most]:
         if not kept or sum(len(k.text) for k in kept) + len(u.text) <= budget:
             kept.append(u)
-    return sorted(kept, key=lambda u: (u.hit.chunk.document_id, u.doc_start))
+    return widen(kept, units, span, budget)
 
 
-def following(units: Sequence[Unit]) -> dict[tuple[str, int, int], Unit]:
-    """For each sentence, the next one of the same passage, unless that starts a new article or
-    heading: what the sentence's subject carries on into (a law article's second paragraph too)."""
-    out: dict[tuple[str, int, int], Unit] = {}
-    by_hit: dict[int, list[Unit]] = {}
+def widen(kept: Sequence[Unit], units: Sequence[Unit], span: int, limit: int) -> list[Unit]:
+    """Each kept sentence with the sentences around it in its passage (after, then before), to
+    `span` characters, never into another article, while the whole answer stays within `limit`.
+    In document order."""
+    passages: dict[int, list[Unit]] = {}
     for u in units:
-        by_hit.setdefault(id(u.hit), []).append(u)
-    for same in by_hit.values():
+        passages.setdefault(id(u.hit), []).append(u)
+    for same in passages.values():
         same.sort(key=lambda u: u.start)
-        for a, b in itertools.pairwise(same):
-            text = flat(b.text)
-            if joined(a, b) is not None and (
-                (not ARTICLE_RE.match(text) and not b.is_heading) or ends_lead(a)
-            ):
-                out[a.key] = b
-    return out
+    out: dict[tuple[str, int, int], Unit] = {u.key: u for u in kept}
+    room = limit - sum(len(u.text) for u in kept)
+    for u in kept:
+        same = passages.get(id(u.hit), [u])
+        i = next((k for k, v in enumerate(same) if v.key == u.key), None)
+        if i is None:
+            continue
+        lo = hi = i
+        size = len(u.text)
+        grew = True
+        while grew:
+            grew = False
+            for k in (hi + 1, lo - 1):
+                # Growing forward stops before a new article, backward at the article's start.
+                if not 0 <= k < len(same) or _article(same[k] if k > hi else same[lo]):
+                    continue
+                v = same[k]
+                cost = 0 if v.key in out else len(v.text)
+                if size + len(v.text) <= span and cost <= room:
+                    out[v.key] = v
+                    room -= cost
+                    size += len(v.text)
+                    lo, hi = min(lo, k), max(hi, k)
+                    grew = True
+    return sorted(out.values(), key=lambda u: (u.hit.chunk.document_id, u.doc_start))
+
+
+def _article(u: Unit) -> bool:
+    """The sentence opens a law's article ("第十二条…")."""
+    return bool(ARTICLE_RE.match(flat(u.text)))
 
 
 def _add(chosen: list[Unit], unit: Unit) -> None:

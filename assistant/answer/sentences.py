@@ -108,17 +108,13 @@ def joined_by_space(a: Unit, b: Unit) -> bool:
 
 
 def joined(a: Unit, b: Unit) -> Unit | None:
-    """a and b as one span when b follows a in the same paragraph of a chunk that holds both."""
+    """a and b as one span when only whitespace (a line break too) lies between them in a chunk
+    that holds both: consecutive sentences of one passage are quoted as one run."""
     found = _between(a, b)
-    if found is None:
+    if found is None or found[1].strip():
         return None
-    hit, gap = found
-    # A numbered item continues the list its lead-in ("…包括：") or previous item opened.
-    listed = numbered(b.text.strip()) and a.text.rstrip().endswith(("：", ":", "；", ";"))
-    if gap.strip() or ("\n" in gap and not listed) or len(gap) > 2:
-        return None
-    c = hit.chunk
-    return Unit(hit, min(a.rank, b.rank), a.doc_start - c.start, b.doc_end - c.start)
+    c = found[0].chunk
+    return Unit(found[0], min(a.rank, b.rank), a.doc_start - c.start, b.doc_end - c.start)
 
 
 def cite(unit: Unit, number: int) -> Citation:
@@ -140,8 +136,8 @@ def cite(unit: Unit, number: int) -> Citation:
 def compose(chosen: Sequence[Unit], shape: str) -> Draft:
     """Answer text with a [n] marker after every sentence; a list puts one case per line.
 
-    Sentences that follow each other in one paragraph share one citation, whose quote is the
-    whole contiguous span (what a viewer highlights).
+    Sentences that follow each other in one passage share one citation, whose quote is the whole
+    contiguous span (what a viewer highlights); a paragraph break or a numbered item starts a line.
     """
     groups: list[tuple[Unit, list[Unit]]] = []
     for u in chosen:
@@ -160,7 +156,7 @@ def compose(chosen: Sequence[Unit], shape: str) -> Draft:
         # A law's numbered items each start a line, as in the document.
         lines.append(
             "".join(
-                ("\n" if k and numbered(u.text.strip()) else "") + f"{_display(u.text)}[{n}]"
+                ("\n" if k and _new_line(group[k - 1], u) else "") + f"{_display(u.text)}[{n}]"
                 for k, u in enumerate(group)
             )
         )
@@ -169,6 +165,12 @@ def compose(chosen: Sequence[Unit], shape: str) -> Draft:
     else:
         text = "".join(lines)
     return Draft(text, citations, spans)
+
+
+def _new_line(a: Unit, b: Unit) -> bool:
+    """b starts a line of its own in the answer: a numbered item, or a new paragraph."""
+    found = _between(a, b)
+    return numbered(b.text.strip()) or (found is not None and "\n" in found[1])
 
 
 def _display(text: str) -> str:

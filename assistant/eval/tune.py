@@ -35,7 +35,7 @@ from assistant.service import Assistant
 MAX_FALSE_ABSTENTION = 0.03  # the issue's bar, met on tune by the abstain threshold
 HEDGE_BELOW = 0.5  # a calibrated probability under one half is an answer we are unsure of
 KEEP_GRID = tuple(round(x, 2) for x in np.arange(0.1, 0.75, 0.05))
-FOLLOW_GRID = (0, 1, 2)
+SPAN_SHARES = (0.0, 1 / 3, 2 / 3, 1.0)  # of the answer's character budget (answer_chars)
 FOLDS = 5
 REGULARISATION = 1.0  # scikit-learn's default C
 
@@ -173,26 +173,28 @@ def fit(
     meta: dict[str, Any] | None = None,
     selection: tuple[float, int] | None = None,
 ) -> AnswerModel:
-    """Both models and the thresholds, from `cases` alone (`selection`: keep and follow given,
+    """Both models and the thresholds, from `cases` alone (`selection`: keep and span given,
     not searched, as leave-one-document-out does to stay affordable)."""
     sentence = fit_sentence(cases)
     question, oof = fit_question(cases)
     t_abstain = abstain_threshold(cases, oof)
     best: tuple[float, float, float, int] = (-1.0, 0.0, KEEP_GRID[0], 0)
-    grid = [(f, k) for f in FOLLOW_GRID for k in KEEP_GRID]
+    spans = sorted({round(share * settings.answer_chars) for share in SPAN_SHARES})
+    grid = [(span, keep) for span in spans for keep in KEEP_GRID]
     if selection is not None:
         grid = [(selection[1], selection[0])]
-    for follow, keep in grid:
-        model = AnswerModel(sentence, question, Thresholds(keep, 0.0, 0.0, follow))
-        best = max(best, (*selection_value(figures(cases, model, settings)), keep, follow))
+    for span, keep in grid:
+        model = AnswerModel(sentence, question, Thresholds(keep, 0.0, 0.0, span))
+        best = max(best, (*selection_value(figures(cases, model, settings)), keep, span))
     thresholds = Thresholds(best[2], t_abstain, max(t_abstain, HEDGE_BELOW), best[3])
     return AnswerModel(sentence, question, thresholds, meta or {})
 
 
 def selection_value(m: Mapping[str, Any]) -> tuple[float, float]:
-    """What keep and follow are chosen for: the three judged answer figures (measuring-answers.md),
+    """What keep and span are chosen for: the three judged answer figures (measuring-answers.md),
     key facts, answers citing the evidence and citation precision, each counted once; between
-    equals, the shorter answers. More sentences raise the first two and lower the third.
+    equals, the shorter answers. More sentences raise the first two and lower the third; a wider
+    span (one quote) raises the first two without lowering it, and costs length.
     """
     value = (m["facts"] or 0.0) + (m["cited"] or 0.0) + (m["cite_prec"] or 0.0)
     return value, -(m["chars"] or 0.0)
@@ -214,7 +216,7 @@ def leave_one_group_out(
     cases: Sequence[Case], settings: Any, selection: tuple[float, int]
 ) -> dict[str, Any]:
     """Refit both models and the abstain threshold without each document group in turn and judge
-    that group; figures over all of them (keep and follow as fitted on tune)."""
+    that group; figures over all of them (keep and span as fitted on tune)."""
     records = []
     for g in sorted({c.item.group for c in cases}):
         held = [c for c in cases if c.item.group == g]
@@ -275,7 +277,7 @@ def run(
         rows[name] = figures(read_cases(bot, items), model, bot.settings)
     if lodo:
         everything = [c for cases in sets.values() for c in cases]
-        selection = (model.thresholds.keep, model.thresholds.follow)
+        selection = (model.thresholds.keep, model.thresholds.span)
         rows["leave-one-document-out"] = leave_one_group_out(
             everything, library.settings, selection
         )
@@ -296,7 +298,7 @@ def run(
     report = (
         table(rows)
         + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
-        f" follow {t.follow}\nsentence model (standardised coefficients):\n{weights}\n"
+        f" span {t.span}\nsentence model (standardised coefficients):\n{weights}\n"
         f"question model:\n{qweights}"
     )
     return model, report
