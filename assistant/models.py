@@ -86,6 +86,9 @@ class Hit:
     score: float
     lexical: float | None = None
     dense: float | None = None
+    # Similarity of each sentence of the chunk to the question, by the sentence's start in
+    # chunk.text (empty without an embedder, or before the document's vectors are stored).
+    sentences: dict[int, float] = field(default_factory=dict)
     # Whose rule and when (as Citation.document), filled in by Assistant.search and ask.
     document: dict[str, str] = field(default_factory=dict)
 

@@ -53,7 +53,9 @@ def main() -> int:
     except ImportError:
         pass
 
-    settings = get_settings(index_dir=args.index, llm_base_url="")
+    # No answer cache: a repeated question would be timed as a lookup, not as an answer. The
+    # query-vector cache stays (warm), as in a served worker.
+    settings = get_settings(index_dir=args.index, llm_base_url="", answer_cache_size=0)
     bot = Assistant(settings, generator=None)
     if not bot.index.snapshot.chunks:
         print(f"building the index at {args.index} …", file=sys.stderr)

@@ -21,6 +21,7 @@ from assistant.answer.model import MODEL_PATH, AnswerModel, Logistic, Thresholds
 from assistant.eval.metrics import QAItem
 from assistant.models import Chunk, Hit
 from assistant.text.question import analyse
+from assistant.text.structure import sentences
 from assistant.text.tokenize import SynonymTable, said
 from tests.conftest import ANALYZER
 
@@ -43,12 +44,20 @@ def test_token_coverage_is_the_idf_weighted_share_of_query_tokens() -> None:
 def test_every_candidate_has_every_named_feature_and_relative_ones_peak_at_one() -> None:
     info = analyse("战略性新兴产业用地配套设施比例是多少？", ANALYZER)
     text = "将战略性新兴产业用地生产生活服务配套设施比例提高至15%。全市完成供地80宗。"
-    pool = candidates(info, [hit(text)], ANALYZER, {"配套设施": 2.0, "比例": 1.0})
+    scored = hit(text)
+    spans = sentences(text, 0, len(text))
+    scored.sentences = {a: 0.9 - k / 10 for k, (a, _) in enumerate(spans)}
+    pool = candidates(info, [scored], ANALYZER, {"配套设施": 2.0, "比例": 1.0})
     assert len(pool) == 2
     for c in pool:
         assert set(c.features) == set(SENTENCE_FEATURES)
         assert all(math.isfinite(v) for v in c.features.values())
     assert max(c.features["token_relative"] for c in pool) == 1.0
+    assert [c.features["sentence_dense_relative"] for c in pool] == pytest.approx([0.0, -0.1])
+    # Without stored sentence vectors the two are missing, and the model reads their mean.
+    bare = candidates(info, [hit(text)], ANALYZER, {"配套设施": 2.0, "比例": 1.0})
+    missing = {"sentence_dense", "sentence_dense_relative"}
+    assert all(set(c.features) == set(SENTENCE_FEATURES) - missing for c in bare)
     best = max(pool, key=lambda c: c.features["type_attached"])
     assert "15%" in best.unit.text
     relative([])  # an empty pool is fine

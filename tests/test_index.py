@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from assistant.errors import NotFound
+from assistant.index.store import pack, unpack
 from assistant.ingest.pipeline import document_id
 from assistant.retrieve.retriever import Filters
 from assistant.service import Assistant
 from assistant.settings import get_settings
+from assistant.text.structure import sentences
 from tests.conftest import CORPUS
 
 LAW = "中华人民共和国测试法\n第一章 总则\n第一条 宅基地使用权人依法对集体所有的土地享有占有和使用的权利。\n第二条 建设用地使用权可以在土地的地表、地上或者地下分别设立。\n"
@@ -301,3 +303,68 @@ def test_a_segment_file_without_its_characters_is_read_and_saved_again(tmp_path:
     loaded = cache.load("k1")
     assert loaded is not None and loaded.chars == segment.chars
     assert _read_arrays(cache.path("k1"))["chars"].tobytes().decode("utf-8") == segment.chars
+
+
+def test_each_sentence_of_a_hit_is_scored_by_its_own_stored_vector(
+    seed_assistant: Assistant,
+) -> None:
+    question = "房子还有贷款没还清能直接卖吗"
+    retriever = seed_assistant.retriever
+    prepared = retriever.prepare(question)
+    hits = retriever.search_query(prepared, 3, Filters())
+    assert not any(h.sentences for h in hits)  # search alone does not pay for them
+    retriever.score_sentences(prepared, hits)
+    embedder = seed_assistant.embedder
+    assert embedder is not None
+    query = embedder.embed([prepared.expanded], query=True)[0]
+    for h in hits:
+        spans = sentences(h.chunk.text, 0, len(h.chunk.text))
+        assert sorted(h.sentences) == [a for a, _ in spans]
+        fresh = embedder.embed([h.chunk.text[a:b] for a, b in spans]) @ query
+        # Stored as int8: a cosine moves by about 0.001.
+        assert np.allclose([h.sentences[a] for a, _ in spans], fresh, atol=0.01)
+    best = max(hits[0].sentences, key=hits[0].sentences.__getitem__)
+    assert "带押过户" in hits[0].chunk.text[best : best + 60]
+
+
+def test_sentence_vectors_follow_their_document_version(tmp_path: Path) -> None:
+    bot = Assistant(get_settings(index_dir=tmp_path / "ix", ocr=False))
+    docs = tmp_path / "docs"
+    write(docs, "law.txt", LAW)
+    bot.ingest([docs])
+    index = bot.index
+
+    def rows() -> list[dict[str, object]]:
+        return list(index._sentences.get(include=["metadatas"])["metadatas"])
+
+    assert len(rows()) == len(index.snapshot.chunks)
+    write(docs, "law.txt", LAW + "第三条 耕地保护的新条款，占用耕地应当补充同等数量的耕地。\n")
+    assert bot.ingest([docs]).updated == ["law.txt"]
+    (record,) = index.snapshot.documents.values()
+    assert {m["hash"] for m in rows()} == {record.content_hash}
+    assert len(rows()) == len(index.snapshot.chunks)
+    prepared = bot.retriever.prepare("占用耕地要补充吗")
+    hits = bot.retriever.search_query(prepared, 3, Filters())
+    bot.retriever.score_sentences(prepared, hits)
+    assert hits and all(h.sentences for h in hits)
+    # Rows of a version nobody committed are garbage, like its chunks.
+    index._sentences.upsert(
+        ids=["orphan"],
+        embeddings=[[0.0]],
+        documents=[pack(np.ones((1, 384)))],
+        metadatas=[{"doc_id": record.id, "hash": "never-committed", "written": 0.0}],
+    )
+    assert index.collect_garbage() == 1 and len(rows()) == len(index.snapshot.chunks)
+    bot.delete(record.id)
+    assert rows() == []
+
+
+def test_sentence_vectors_pack_small_and_back() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(3, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    raw = pack(v)
+    back = unpack(raw)
+    assert back.shape == (3, 384) and np.abs(back - v).max() < 0.01
+    # int8 in base64: about a third of the float32 bytes.
+    assert len(raw) < 0.4 * v.nbytes

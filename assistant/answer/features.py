@@ -54,6 +54,8 @@ SENTENCE_FEATURES = (
     "list_match",  # list_like × asks_list
     "fused_rank",  # 1 / (1 + the passage's rank)
     "dense",  # dense similarity of the passage to the question (0 without an embedder)
+    "sentence_dense",  # dense similarity of the sentence itself to the question
+    "sentence_dense_relative",  # … minus the best of the candidates'
     "lexical",  # the passage's BM25 score relative to the best passage's
     "position",  # where the sentence sits in its passage (0 first … 1 last)
     "is_heading",  # a short heading-like line (a headline can hold the fact)
@@ -210,6 +212,11 @@ def sentence_features(
         "fused_rank": 1.0 / (1 + unit.rank),
         # Without an embedder the dense features are missing, and the model reads their mean.
         **({"dense": float(unit.hit.dense)} if unit.hit.dense is not None else {}),
+        **(
+            {"sentence_dense": unit.hit.sentences[unit.start]}
+            if unit.start in unit.hit.sentences
+            else {}
+        ),
         "lexical": float(unit.hit.lexical or 0.0) / best_lex,
         "position": position,
         "is_heading": float(unit.is_heading),
@@ -300,11 +307,16 @@ RELATIVE = {
 
 
 def relative(pool: Sequence[Candidate]) -> None:
-    """Each candidate's coverage against the best of its question's pool (set in place)."""
+    """Each candidate's coverage against the best of its question's pool, and its sentence
+    similarity less the best one (set in place; missing where the similarity is)."""
     for name, base in RELATIVE.items():
         best = max((c.features[base] for c in pool), default=0.0) or 1.0
         for c in pool:
             c.features[name] = c.features[base] / best
+    known = [c.features["sentence_dense"] for c in pool if "sentence_dense" in c.features]
+    for c in pool:
+        if "sentence_dense" in c.features:
+            c.features["sentence_dense_relative"] = c.features["sentence_dense"] - max(known)
 
 
 def gap_list(

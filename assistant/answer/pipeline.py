@@ -143,6 +143,10 @@ def read(
         wide = 3 if info.shape in WIDE_SHAPES or info.parts else 0
         query = retriever.prepare(turn.query)
         hits = retriever.search_query(query, settings.top_k + wide, filters or Filters())
+        # The history finds the passages; the question's own words pick the sentence in them
+        # ("那它什么时候投产？" asks for the date, not for the project named earlier).
+        asked = query if turn.query == turn.question else retriever.prepare(turn.question)
+        retriever.score_sentences(asked, hits)
     with clock("features"):
         # A token no passage holds ("笔带", a bigram across two words) cannot tell sentences apart.
         unseen = idf("\x00")

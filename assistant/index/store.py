@@ -13,6 +13,7 @@ pending (`pending()` lists them; `ingest` resumes them).
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import json
 import logging
@@ -84,6 +85,9 @@ class Index:
         )
         self._docs = self._light(f"{prefix}-docs")
         self._pending = self._light(f"{prefix}-pending")
+        # Each chunk's sentence vectors, packed into one row per chunk: apart from the chunks, so
+        # that reading every chunk for the lexical view does not read them too.
+        self._sentences = self._light(f"{prefix}-sentences")
         self._segments: dict[str, Segment] = {}
         # Documents seen changing → when to collect what a lost race may have left (monotonic).
         self._sweeps: dict[str, float] = {}
@@ -263,6 +267,16 @@ class Index:
             (cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors of each chunk's sentences (in the order `text.structure.sentences` splits
+        them), for the chunks that have them (none while a document's vectors are pending)."""
+        if not chunk_ids:
+            return {}
+        got = self._sentences.get(ids=list(dict.fromkeys(chunk_ids)), include=["documents"])
+        return {
+            cid: unpack(raw) for cid, raw in zip(got["ids"], got["documents"], strict=True) if raw
+        }
+
     def document(self, doc_id: str) -> tuple[DocumentRecord, str]:
         """A document's record and its cleaned text."""
         got = self._docs.get(ids=[doc_id], include=["documents", "metadatas"])
@@ -332,12 +346,16 @@ class Index:
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
         refresh: bool = True,
+        sentences: Sequence[np.ndarray] | None = None,
     ) -> bool:
-        """Store a staged version's vectors and mark its record whole.
+        """Store a staged version's vectors (and its chunks' sentence vectors) and mark its record
+        whole.
 
         False (and nothing kept) when another version of the document was committed meanwhile.
         """
         with self._write_lock:
+            if sentences is not None:
+                self._put_sentences(chunks, record.content_hash, sentences)
             self._put_chunks(self._chunks, chunks, record.content_hash, vectors)
             got = self._docs.get(ids=[record.id], include=["documents", "metadatas"])
             now = _record(got["metadatas"][0]) if got["ids"] else None
@@ -377,6 +395,22 @@ class Index:
                 metadatas=[_chunk_meta(c, content_hash, written) for c in part],
             )
 
+    def _put_sentences(
+        self, chunks: Sequence[Chunk], content_hash: str, vectors: Sequence[np.ndarray]
+    ) -> None:
+        written = time.time()
+        for i in range(0, len(chunks), BATCH):
+            part = chunks[i : i + BATCH]
+            self._sentences.upsert(
+                ids=[c.id for c in part],
+                embeddings=[[0.0]] * len(part),
+                documents=[pack(v) for v in vectors[i : i + BATCH]],
+                metadatas=[
+                    {"doc_id": c.document_id, "hash": content_hash, "written": written}
+                    for c in part
+                ],
+            )
+
     def _put_record(self, record: DocumentRecord, text: str, pages: str) -> None:
         # The record and the new generation go in one call, so other workers never miss a commit.
         self._docs.upsert(
@@ -390,7 +424,7 @@ class Index:
         )
 
     def _drop_version(self, doc_id: str, content_hash: str) -> None:
-        for collection in (self._chunks, self._pending):
+        for collection in (self._chunks, self._pending, self._sentences):
             collection.delete(where={"$and": [{"doc_id": doc_id}, {"hash": content_hash}]})
 
     def delete(self, doc_id: str) -> None:
@@ -400,7 +434,7 @@ class Index:
                 raise NotFound(f"no document with id {doc_id!r}")
             self._docs.delete(ids=[doc_id])
             self._bump()
-            for collection in (self._chunks, self._pending):
+            for collection in (self._chunks, self._pending, self._sentences):
                 collection.delete(where={"doc_id": doc_id})
         self.refresh()
 
@@ -419,7 +453,7 @@ class Index:
         cutoff = time.time() - older_than
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
         removed, young = 0, False
-        for collection in (self._chunks, self._pending):
+        for collection in (self._chunks, self._pending, self._sentences):
             stale = [
                 (cid, written)
                 for cid, doc_id, version, written in _versions(collection, where)
@@ -528,6 +562,26 @@ def _rows(got: dict[str, Any]) -> list[tuple[Chunk, str]]:
         (_chunk_from(cid, text, meta), str(meta["hash"]))
         for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
     ]
+
+
+def pack(vectors: np.ndarray) -> str:
+    """Sentence vectors as text: each row a float32 scale and int8 values, in base64 (a third of
+    float32's bytes; a cosine moves by about 0.001)."""
+    v = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    scale = np.abs(v).max(axis=1, keepdims=True) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.round(v / scale).astype(np.int8)
+    header = np.array(v.shape, dtype=np.int32).tobytes()
+    return base64.b64encode(header + scale.astype(np.float32).tobytes() + q.tobytes()).decode()
+
+
+def unpack(raw: str) -> np.ndarray:
+    """The float32 rows `pack` packed."""
+    data = base64.b64decode(raw)
+    n, dim = (int(x) for x in np.frombuffer(data[:8], dtype=np.int32))
+    scale = np.frombuffer(data[8 : 8 + 4 * n], dtype=np.float32).reshape(n, 1)
+    q = np.frombuffer(data[8 + 4 * n :], dtype=np.int8).reshape(n, dim)
+    return q.astype(np.float32) * scale
 
 
 def _pages_json(pages: Sequence[PageSpan]) -> str:

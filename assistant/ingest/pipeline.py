@@ -23,12 +23,14 @@ from assistant.ingest.parse import KINDS, parse_bytes
 from assistant.models import Chunk, Document
 from assistant.settings import Settings
 from assistant.text.places import Gazetteer
+from assistant.text.structure import sentences
 from assistant.text.zh import UNPRINTABLE
 
 SUPPORTED = frozenset(KINDS)
 SIDECAR = ".meta.json"
-# Bumped when parsing, cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "3"
+# Bumped when parsing, cleaning, chunking or what is stored per chunk changes (4: sentence
+# vectors), so re-ingest rebuilds every document.
+PIPELINE_VERSION = "4"
 
 
 @dataclass
@@ -219,13 +221,31 @@ def fill_vectors(
     chunks: Sequence[Chunk] | None = None,
     refresh: bool = True,
 ) -> bool:
-    """Compute and store a staged document's vectors; False if a newer version replaced it."""
+    """Compute and store a staged document's vectors, its chunks' and their sentences'; False if
+    a newer version replaced it."""
     chunks = list(chunks) if chunks is not None else index.pending_chunks(record)
     vectors = embed_chunks(
         embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick
     )
     assert vectors is not None  # an embedder always gives vectors
-    return index.fill(record, chunks, vectors, refresh=refresh)
+    each = embed_sentences(embedder, chunks, settings.embed_batch_size)
+    return index.fill(record, chunks, vectors, refresh=refresh, sentences=each)
+
+
+def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], batch: int) -> list[np.ndarray]:
+    """Each chunk's sentence vectors, in the order `text.structure.sentences` splits it (what the
+    answer stage weighs); a sentence that overlapping chunks share is embedded once."""
+    spans = [sentences(c.text, 0, len(c.text)) for c in chunks]
+    texts = list(
+        dict.fromkeys(c.text[a:b] for c, cut in zip(chunks, spans, strict=True) for a, b in cut)
+    )
+    rows = {t: i for i, t in enumerate(texts)}
+    parts = [embedder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+    vectors = np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+    return [
+        vectors[[rows[c.text[a:b]] for a, b in cut]] if cut else np.zeros((0, vectors.shape[1]))
+        for c, cut in zip(chunks, spans, strict=True)
+    ]
 
 
 def _check_not_clobbering(known: DocumentRecord | None, path: Path, root: str | None) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.index.embed import Embedder
 from assistant.index.store import Index
 from assistant.models import Hit
 from assistant.retrieve import fuse
 from assistant.settings import Settings
 from assistant.text.analyzer import Analyzer
+from assistant.text.structure import sentences
 
 
 @dataclass
@@ -20,6 +23,7 @@ class Query:
     text: str
     expansions: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
+    vector: np.ndarray | None = None  # set by the dense search, when there is an embedder
 
     @property
     def expanded(self) -> str:
@@ -77,7 +81,7 @@ class Retriever:
                 lexical[cid] = score
         dense: dict[str, float] = {}
         if self.embedder is not None:
-            vector = self.embedder.embed([query.expanded], query=True)[0]
+            query.vector = vector = self.embedder.embed([query.expanded], query=True)[0]
             for cid, sim in self.index.dense(vector, pool, filters.document_ids or None):
                 if cid in snap.by_id and (allowed is None or cid in allowed):
                     dense[cid] = sim
@@ -86,6 +90,22 @@ class Retriever:
             Hit(snap.chunks[snap.by_id[cid]], score, lexical.get(cid), dense.get(cid))
             for cid, score in fused
         ]
+
+    def score_sentences(self, query: Query, hits: Sequence[Hit]) -> None:
+        """Set each hit's sentences' similarity to `query` (embedded unless searched with), from
+        their stored vectors (one Chroma read; nothing without an embedder)."""
+        if self.embedder is None or not hits:
+            return
+        vector = query.vector
+        if vector is None:
+            query.vector = vector = self.embedder.embed([query.expanded], query=True)[0]
+        stored = self.index.sentence_vectors([h.chunk.id for h in hits])
+        for h in hits:
+            rows = stored.get(h.chunk.id)
+            spans = sentences(h.chunk.text, 0, len(h.chunk.text))
+            # Vectors of another split (an older version of the splitter) are not used.
+            if rows is not None and len(rows) == len(spans) and rows.shape[1] == len(vector):
+                h.sentences = {a: float(s) for (a, _), s in zip(spans, rows @ vector, strict=True)}
 
     def _fuse(self, lexical: dict[str, float], dense: dict[str, float]) -> list[tuple[str, float]]:
         s = self.settings
