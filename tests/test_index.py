@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -368,3 +369,36 @@ def test_sentence_vectors_pack_small_and_back() -> None:
     assert back.shape == (3, 384) and np.abs(back - v).max() < 0.01
     # int8 in base64: about a third of the float32 bytes.
     assert len(raw) < 0.4 * v.nbytes
+
+
+def test_chunk_and_sentence_vectors_come_a_batch_of_chunks_at_a_time(tmp_path: Path) -> None:
+    from assistant.ingest.pipeline import embed_chunks
+    from assistant.models import Chunk
+
+    seen: list[str] = []
+
+    class Counting:
+        """Each text's vector says which text it is (its index in `seen`)."""
+
+        name = "counting"
+
+        def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+            out = np.zeros((len(texts), 4), dtype=np.float32)
+            for row, t in enumerate(texts):
+                seen.append(t)
+                out[row, 0] = len(seen) - 1
+            return out
+
+    # Overlapping chunks share "第二句。", which is embedded once.
+    texts = ["第一句。第二句。", "第二句。第三句。", "第四句。"]
+    chunks = [
+        Chunk(f"c{i}", "d", "t", t, 0, len(t), embed_text="标题 " + t) for i, t in enumerate(texts)
+    ]
+    ticks: list[int] = []
+    vectors, each = embed_chunks(Counting(), chunks, 2, ticks.append)
+    assert ticks == [2, 1] and vectors.shape == (3, 4)
+    sentence_texts = [t for t in seen if not t.startswith("标题")]
+    assert sorted(sentence_texts) == sorted(["第一句。", "第二句。", "第三句。", "第四句。"])
+    for chunk, rows in zip(chunks, each, strict=True):
+        spans = sentences(chunk.text, 0, len(chunk.text))
+        assert [seen[int(r[0])] for r in rows] == [chunk.text[a:b] for a, b in spans]

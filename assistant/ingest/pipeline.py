@@ -162,16 +162,35 @@ def _first_heading(text: str) -> str:
 
 
 def embed_chunks(
-    embedder: Embedder | None, texts: Sequence[str], batch: int, tick: Callable[[int], None]
-) -> np.ndarray | None:
-    if embedder is None:
-        tick(len(texts))
-        return None
-    parts = []
-    for i in range(0, len(texts), batch):
-        parts.append(embedder.embed(texts[i : i + batch]))
-        tick(len(texts[i : i + batch]))
-    return np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+    embedder: Embedder, chunks: Sequence[Chunk], batch: int, tick: Callable[[int], None]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each chunk's vector and its sentences' vectors (in the order `text.structure.sentences`
+    splits it: what the answer stage weighs), a batch of chunks at a time so that progress is
+    told per chunk; a sentence that overlapping chunks share is embedded once."""
+    done: dict[str, np.ndarray] = {}
+    vectors: list[np.ndarray] = []
+    each: list[np.ndarray] = []
+    for i in range(0, len(chunks), batch):
+        part = chunks[i : i + batch]
+        vectors.append(embedder.embed([c.embed_text for c in part]))
+        spans = [sentences(c.text, 0, len(c.text)) for c in part]
+        new = list(
+            dict.fromkeys(
+                t
+                for c, cut in zip(part, spans, strict=True)
+                for a, b in cut
+                if (t := c.text[a:b]) not in done
+            )
+        )
+        for j in range(0, len(new), batch):
+            done.update(zip(new[j : j + batch], embedder.embed(new[j : j + batch]), strict=True))
+        dim = vectors[-1].shape[1]
+        each += [
+            np.stack([done[c.text[a:b]] for a, b in cut]) if cut else np.zeros((0, dim))
+            for c, cut in zip(part, spans, strict=True)
+        ]
+        tick(len(part))
+    return (np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)), each
 
 
 def index_document(
@@ -224,28 +243,8 @@ def fill_vectors(
     """Compute and store a staged document's vectors, its chunks' and their sentences'; False if
     a newer version replaced it."""
     chunks = list(chunks) if chunks is not None else index.pending_chunks(record)
-    vectors = embed_chunks(
-        embedder, [c.embed_text for c in chunks], settings.embed_batch_size, tick
-    )
-    assert vectors is not None  # an embedder always gives vectors
-    each = embed_sentences(embedder, chunks, settings.embed_batch_size)
+    vectors, each = embed_chunks(embedder, chunks, settings.embed_batch_size, tick)
     return index.fill(record, chunks, vectors, refresh=refresh, sentences=each)
-
-
-def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], batch: int) -> list[np.ndarray]:
-    """Each chunk's sentence vectors, in the order `text.structure.sentences` splits it (what the
-    answer stage weighs); a sentence that overlapping chunks share is embedded once."""
-    spans = [sentences(c.text, 0, len(c.text)) for c in chunks]
-    texts = list(
-        dict.fromkeys(c.text[a:b] for c, cut in zip(chunks, spans, strict=True) for a, b in cut)
-    )
-    rows = {t: i for i, t in enumerate(texts)}
-    parts = [embedder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
-    vectors = np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
-    return [
-        vectors[[rows[c.text[a:b]] for a, b in cut]] if cut else np.zeros((0, vectors.shape[1]))
-        for c, cut in zip(chunks, spans, strict=True)
-    ]
 
 
 def _check_not_clobbering(known: DocumentRecord | None, path: Path, root: str | None) -> None:
