@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from assistant.answer.evidence import flat
 from assistant.answer.features import Candidate
-from assistant.answer.sentences import Unit, joined_by_space
+from assistant.answer.sentences import Unit, joined
 from assistant.text.question import QuestionInfo
 from assistant.text.structure import ARTICLE_RE, numbered
 
@@ -82,11 +82,8 @@ def widen(kept: Sequence[Unit], units: Sequence[Unit], span: int, limit: int) ->
     out: dict[tuple[str, int, int], Unit] = {u.key: u for u in kept}
     room = limit - sum(len(u.text) for u in kept)
     for u in kept:
-        same = passages.get(id(u.hit), [u])
-        i = next((k for k, v in enumerate(same) if v.key == u.key), None)
-        if i is None:
-            continue
-        lo = hi = i
+        same = passages[id(u.hit)]  # kept sentences are some of `units`
+        lo = hi = [v.key for v in same].index(u.key)
         size = len(u.text)
         grew = True
         while grew:
@@ -137,7 +134,7 @@ def enumeration(unit: Unit, pool: Sequence[Unit]) -> list[Unit]:
         return not ARTICLE_RE.match(text) and (numbered(text) or prev.endswith(("：", ":")))
 
     def adjacent(k: int) -> bool:
-        return joined_by_space(same[k - 1], same[k])
+        return joined(same[k - 1], same[k]) is not None
 
     start = i
     while start > 0 and item(start) and adjacent(start):

@@ -101,12 +101,6 @@ def _between(a: Unit, b: Unit) -> tuple[Hit, str] | None:
     return None
 
 
-def joined_by_space(a: Unit, b: Unit) -> bool:
-    """Whether b starts right after a (only whitespace, line breaks included, between them)."""
-    found = _between(a, b)
-    return found is not None and not found[1].strip()
-
-
 def joined(a: Unit, b: Unit) -> Unit | None:
     """a and b as one span when only whitespace (a line break too) lies between them in a chunk
     that holds both: consecutive sentences of one passage are quoted as one run."""

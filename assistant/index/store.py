@@ -88,6 +88,8 @@ class Index:
         # Each chunk's sentence vectors, packed into one row per chunk: apart from the chunks, so
         # that reading every chunk for the lexical view does not read them too.
         self._sentences = self._light(f"{prefix}-sentences")
+        # Where a document version has rows: dropped, deleted and collected together.
+        self._versioned = (self._chunks, self._pending, self._sentences)
         self._segments: dict[str, Segment] = {}
         # Documents seen changing → when to collect what a lost race may have left (monotonic).
         self._sweeps: dict[str, float] = {}
@@ -424,7 +426,7 @@ class Index:
         )
 
     def _drop_version(self, doc_id: str, content_hash: str) -> None:
-        for collection in (self._chunks, self._pending, self._sentences):
+        for collection in self._versioned:
             collection.delete(where={"$and": [{"doc_id": doc_id}, {"hash": content_hash}]})
 
     def delete(self, doc_id: str) -> None:
@@ -434,7 +436,7 @@ class Index:
                 raise NotFound(f"no document with id {doc_id!r}")
             self._docs.delete(ids=[doc_id])
             self._bump()
-            for collection in (self._chunks, self._pending, self._sentences):
+            for collection in self._versioned:
                 collection.delete(where={"doc_id": doc_id})
         self.refresh()
 
@@ -453,7 +455,7 @@ class Index:
         cutoff = time.time() - older_than
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
         removed, young = 0, False
-        for collection in (self._chunks, self._pending, self._sentences):
+        for collection in self._versioned:
             stale = [
                 (cid, written)
                 for cid, doc_id, version, written in _versions(collection, where)
