@@ -86,12 +86,15 @@ class Settings(BaseSettings):
     candidates: int = Field(
         30, description="Candidates taken from each of BM25 and dense before fusion."
     )
+    # Weighted normalised scores keep a passage that one side finds far ahead of the rest (RRF
+    # buried BM25's clear first behind passages both sides rank middling); chosen on the blind
+    # tune split by `bench/fusion.py`.
     fusion: Literal["rrf", "weighted"] = Field(
-        "rrf", description="How lexical and dense rankings are fused."
+        "weighted", description="How lexical and dense rankings are fused."
     )
     rrf_k: int = Field(60, description="The k of reciprocal rank fusion.")
     lexical_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
-    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
+    dense_weight: float = Field(0.75, description="Weight of the dense ranking in fusion.")
     synonyms_path: Path = Field(
         DATA_DIR / "synonyms.tsv",
         description="Editable table of everyday wording → official terms.",

@@ -96,6 +96,12 @@ def test_analyse_finds_terms_figures_places_and_kinds_of_answer() -> None:
         ("要培训多少人？", "培训工业互联网人才3万名", "people"),
         ("村里得多少人同意？", "经本集体经济组织成员的村民会议三分之二以上成员同意", "people"),
         ("有几个试点？", "确定三个试点", "count"),
+        # A fee or a fund asked "how much" is money; a measure word makes a count.
+        ("办证要交多少登记费？", "土地登记费每宗100元", "money"),
+        ("补偿费一亩一年给多少？", "补偿标准为每亩每年800元", "money"),
+        ("今年放了多少尾大黄鱼苗？", "放流大黄鱼苗200万尾", "count"),
+        # A period asked "各是多长" is a duration too.
+        ("两个公告的公告期各是多长？", "公告时间不少于三十日", "duration"),
     ],
 )
 def test_the_asked_kind_of_figure_is_found_as_documents_write_it(
@@ -187,6 +193,45 @@ def test_gaps_name_what_the_passages_lack(question: str, passage: str, kind: str
 
     found = gaps(analyse(question, ANALYZER), flat(passage), ANALYZER)
     assert kind in {g.kind for g in found}, found
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("同一块地被卖给了好几家，法院会判给谁？", "count"),  # 好几家: several, not "how many"
+        ("十几个项目里哪个先开工？", "count"),
+        ("修标准之前他们去哪些核电厂摸过情况？", "venue"),  # 去哪些: which ones, not where
+    ],
+)
+def test_wording_that_asks_for_no_figure_asks_for_none(question: str, kind: str) -> None:
+    assert kind not in analyse(question, ANALYZER).answer_types
+
+
+def test_a_unit_people_shorten_is_the_unit_documents_write() -> None:
+    from assistant.answer.evidence import flat
+
+    info = analyse("非法占地的罚款每平米多少钱？", ANALYZER)
+    assert info.per_unit == "平方米"
+    passage = flat("可以处以每平方米100元以上1000元以下的罚款")
+    assert "unit" not in {g.kind for g in gaps(info, passage, ANALYZER)}
+
+
+def test_a_kind_of_area_is_not_a_place() -> None:
+    assert analyse("最近哪些外国公司在平湖拿到了地？", ANALYZER).places == ["平湖"]
+    assert analyse("在海洋保护区里能不能建项目？", ANALYZER).places == []
+
+
+def test_a_place_is_named_by_its_own_documents() -> None:
+    """A place's own newsletter says 我市, not its name: no place gap there, but one elsewhere."""
+    from assistant.answer.features import gap_list
+
+    info = analyse("农民建房的用地指标平湖怎么保障？", ANALYZER)
+    passage = [hit("我市实施农民建房用地指标核销制，保障农民建房用地需求。", doc="news")]
+    assert "place" not in {
+        g.kind for g in gap_list(info, passage, ANALYZER, None, {"news": "平湖市"})
+    }
+    for where in ({"news": ""}, {"news": "全国"}, {"news": "嘉善县"}):
+        assert "place" in {g.kind for g in gap_list(info, passage, ANALYZER, None, where)}
 
 
 def test_a_figure_in_digits_is_found_in_chinese_numerals() -> None:

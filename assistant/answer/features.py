@@ -324,11 +324,16 @@ def gap_list(
     hits: Sequence[Hit],
     analyzer: Analyzer | None,
     vocabulary: Vocabulary | None,
+    where: Mapping[str, str] | None = None,
 ) -> list[Gap]:
-    """What the question pins down that the best passages do not hold."""
+    """What the question pins down that the best passages do not hold (`where`: document id →
+    the place whose rule it is: a place's own documents say "我市", not its name)."""
     if not hits:
         return [Gap("term", "(no passages)")]
-    text = context_text(hits, CONTEXT_PASSAGES.get(info.shape, 3))
+    n = CONTEXT_PASSAGES.get(info.shape, 3)
+    text = context_text(hits, n)
+    own = {where.get(h.chunk.document_id, "") for h in hits[:n]} if where else set()
+    text += "\n".join(["", *sorted(own - {"", "全国"})])
     return gaps(info, text, analyzer, vocabulary)
 
 

@@ -159,7 +159,8 @@ def read(
             if jurisdictions is not None
         }
         pool = candidates(info, hits, analyzer, tokens, foreign) if has_content(own) else []
-        found = gap_list(info, hits, analyzer, vocabulary)
+        where = jurisdictions.by_document if jurisdictions is not None else None
+        found = gap_list(info, hits, analyzer, vocabulary, where)
     return Reading(turn, info, hits, pool, found, analyzer, tokens, jurisdictions)
 
 

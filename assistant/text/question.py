@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from assistant.text.tokenize import NUMBER_RE, STOPWORDS, SynonymTable, normalise
 from assistant.text.wording import (
     ANSWER_TYPES,
+    AREA_KINDS,
     CLAUSE,
     COMPARE_RE,
     CONJUNCTION,
@@ -33,6 +34,7 @@ from assistant.text.wording import (
     PROCEDURE_RE,
     PURE,
     QUESTION_WORD,
+    UNIT_NAMES,
 )
 
 if TYPE_CHECKING:
@@ -137,7 +139,7 @@ def analyse(
             info.max_idf = idf("\x00")
         alts = tuple(dict.fromkeys(t for phrase, terms in matched if word in phrase for t in terms))
         info.terms.append(Term(word, weight, tag, alts))
-        if tag == "ns" and len(word) >= 2:
+        if tag == "ns" and len(word) >= 2 and word not in AREA_KINDS:
             info.places.append(word)
         if word in domain_set:
             info.domain_terms.append(word)
@@ -161,7 +163,7 @@ def analyse(
                 if any(a <= at and at + len(t.text) <= b for a, b in spans):
                     info.type_words.setdefault(t.text, name)
     m = PER_UNIT.search(q)
-    info.per_unit = m.group(1) if m else ""
+    info.per_unit = UNIT_NAMES.get(m.group(1), m.group(1)) if m else ""
     info.shape = shape(q)
     info.enumeration = bool(ENUMERATION_RE.search(q))
     own = set(info.term_texts)
