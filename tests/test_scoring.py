@@ -33,6 +33,16 @@ def test_weighted_fusion_normalises_each_list() -> None:
     assert weighted([{}]) == []
 
 
+def test_weighted_fusion_keeps_a_passage_one_side_puts_far_ahead() -> None:
+    """BM25 finds the 15% passage far ahead of the rest and dense (flat similarities) misses it:
+    reciprocal rank fusion buries it behind passages both sides rank middling; weighted does not."""
+    lexical = {"fifteen": 172.0, "a": 76.0, "b": 74.0, "c": 70.0}
+    dense = {"a": 0.889, "b": 0.888, "c": 0.887, "d": 0.880}
+    ranking = [lexical, dense]
+    assert rrf([sorted(m, key=lambda k: -m[k]) for m in ranking])[0][0] != "fifteen"
+    assert weighted(ranking, [1.0, 0.75])[0][0] == "fifteen"
+
+
 def test_bm25_prefers_rare_terms_and_short_documents() -> None:
     corpus = [
         ["土地", "出让", "合同"],
