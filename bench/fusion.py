@@ -47,19 +47,6 @@ def grid() -> dict[str, Fusion]:
     return out
 
 
-def sides(bot: Assistant, item: QAItem) -> tuple[dict[str, float], dict[str, float]]:
-    """The BM25 and the dense candidates of one question, as the retriever takes them."""
-    retriever, n = bot.retriever, bot.settings.candidates
-    query = retriever.prepare(item.question)
-    snap = retriever.index.snapshot
-    lexical = {snap.chunks[i].id: s for i, s in snap.bm25.top(query.tokens, n)}
-    dense: dict[str, float] = {}
-    if bot.embedder is not None:
-        vector = bot.embedder.embed([query.expanded], query=True)[0]
-        dense = {c: s for c, s in retriever.index.dense(vector, n, None) if c in snap.by_id}
-    return lexical, dense
-
-
 def figures(bot: Assistant, items: list[QAItem], runs: dict[str, tuple[Scores, Scores]]) -> dict:
     snap = bot.retriever.index.snapshot
     out = {}
@@ -84,7 +71,11 @@ def main() -> None:
     results = {}
     for split in ("tune", "test"):
         items = [i for i in load_qa(args.data / f"{split}.jsonl") if i.answerable and not i.history]
-        runs = {i.id: sides(bot, i) for i in items}
+        retriever = bot.retriever
+        runs = {
+            i.id: retriever.sides(retriever.prepare(i.question), bot.settings.candidates)
+            for i in items
+        }
         results[split] = (len(items), figures(bot, items, runs))
     (n_tune, tune), (n_test, test) = results["tune"], results["test"]
     print(f"| fusion | tune R@5 ({n_tune}) | tune MRR | test R@5 ({n_test}) | test MRR |")

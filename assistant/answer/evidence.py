@@ -16,7 +16,7 @@ fitted by `policy-assistant tune`, not set here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.models import Hit
@@ -112,15 +112,17 @@ def gaps(
     text: str,
     analyzer: Analyzer | None = None,
     vocabulary: Vocabulary | None = None,
+    own: Collection[str] = (),
 ) -> list[Gap]:
-    """What the question pins down that `text` (the best passages, flattened) does not hold."""
+    """What the question pins down that `text` (the best passages, flattened) does not hold
+    (`own`: the places whose own rules the passages are, which say "我市", not their name)."""
     out: list[Gap] = []
     for number in info.numbers:
         if not has_figure(_number(number), text):
             out.append(Gap("figure", number))
     by_text = {t.text: t for t in info.terms}
     for place in info.places:
-        if not has_place(place, text):
+        if not has_place(place, text) and not any(has_place(place, p) for p in own):
             out.append(Gap("place", place))
     for word in info.domain_terms:
         term = by_text.get(word)

@@ -331,10 +331,8 @@ def gap_list(
     if not hits:
         return [Gap("term", "(no passages)")]
     n = CONTEXT_PASSAGES.get(info.shape, 3)
-    text = context_text(hits, n)
     own = {where.get(h.chunk.document_id, "") for h in hits[:n]} if where else set()
-    text += "\n".join(["", *sorted(own - {"", "全国"})])
-    return gaps(info, text, analyzer, vocabulary)
+    return gaps(info, context_text(hits, n), analyzer, vocabulary, own - {"", "全国"})
 
 
 def question_features(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.index.embed import Embedder
+from assistant.index.snapshot import Snapshot
 from assistant.index.store import Index
 from assistant.models import Hit
 from assistant.retrieve import fuse
@@ -71,7 +72,20 @@ class Retriever:
 
     def search_query(self, query: Query, top_k: int, filters: Filters) -> list[Hit]:
         snap = self.index.snapshot
-        n = max(self.settings.candidates, top_k)
+        lexical, dense = self.sides(query, max(self.settings.candidates, top_k), filters, snap)
+        fused = self._fuse(lexical, dense)[:top_k]
+        return [
+            Hit(snap.chunks[snap.by_id[cid]], score, lexical.get(cid), dense.get(cid))
+            for cid, score in fused
+        ]
+
+    def sides(
+        self, query: Query, n: int, filters: Filters | None = None, snap: Snapshot | None = None
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """BM25's and the dense search's candidates for `query` (n from each, within `filters`),
+        chunk id → score: what fusion combines."""
+        snap = snap or self.index.snapshot
+        filters = filters or Filters()
         allowed = self._allowed(filters)
         lexical: dict[str, float] = {}
         pool = n if allowed is None else n * 4
@@ -85,11 +99,7 @@ class Retriever:
             for cid, sim in self.index.dense(vector, pool, filters.document_ids or None):
                 if cid in snap.by_id and (allowed is None or cid in allowed):
                     dense[cid] = sim
-        fused = self._fuse(lexical, dense)[:top_k]
-        return [
-            Hit(snap.chunks[snap.by_id[cid]], score, lexical.get(cid), dense.get(cid))
-            for cid, score in fused
-        ]
+        return lexical, dense
 
     def score_sentences(self, query: Query, hits: Sequence[Hit]) -> None:
         """Set each hit's sentences' similarity to `query` (embedded unless searched with), from
