@@ -102,6 +102,10 @@ def test_analyse_finds_terms_figures_places_and_kinds_of_answer() -> None:
         ("今年放了多少尾大黄鱼苗？", "放流大黄鱼苗200万尾", "count"),
         # A period asked "各是多长" is a duration too.
         ("两个公告的公告期各是多长？", "公告时间不少于三十日", "duration"),
+        # A number or a website asked for is answered by one written out.
+        ("登记中心电话多少？", "咨询电话：0573-85012345", "contact"),
+        ("网上申请的网址是什么？", "登录www.gz.gov.cn在线申请", "contact"),
+        ("局里地址在哪？", "地址：当湖街道新华中路88号", "contact"),
     ],
 )
 def test_the_asked_kind_of_figure_is_found_as_documents_write_it(
@@ -205,6 +209,15 @@ def test_gaps_name_what_the_passages_lack(question: str, passage: str, kind: str
 )
 def test_wording_that_asks_for_no_figure_asks_for_none(question: str, kind: str) -> None:
     assert kind not in analyse(question, ANALYZER).answer_types
+
+
+def test_a_passage_naming_a_contact_without_giving_it_does_not_answer() -> None:
+    from assistant.answer.features import types_found
+
+    info = analyse("打什么电话举报乱搭乱建？", ANALYZER)
+    assert "contact" in info.answer_types
+    assert not types_found(info, "发现违法建设的，可以拨打举报电话。")
+    assert not types_found(info, "共放流56602854万单位")  # a large figure is no phone number
 
 
 def test_a_unit_people_shorten_is_the_unit_documents_write() -> None:

@@ -14,6 +14,7 @@ from assistant.answer.features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
     candidates,
+    question_features,
     relative,
     token_coverage,
 )
@@ -64,6 +65,26 @@ def test_every_candidate_has_every_named_feature_and_relative_ones_peak_at_one()
 
 
 # ----- the model file ------------------------------------------------------------------------
+
+
+def test_a_figure_of_the_asked_kind_counts_only_in_a_sentence_about_the_question() -> None:
+    info = analyse("征地补偿费用最迟多长时间内要支付到位？", ANALYZER)
+    off = "拟征收土地公告时间不少于三十日。征地补偿费用应当足额支付到位。"
+    on = "征地补偿费用应当自方案批准之日起三个月内足额支付到位。"
+
+    def typed(text: str) -> float:
+        pool = candidates(info, [hit(text)], ANALYZER, {"征地": 1.0, "补偿": 1.0})
+        probs = [0.5] * len(pool)
+        return question_features(info, [hit(text)], pool, probs, [], ANALYZER, False)[
+            "typed_coverage"
+        ]
+
+    assert typed(on) > 0.6
+    assert typed(off) < 0.1  # the only figure of time is the notice's
+    plain = analyse("征地补偿由谁负责？", ANALYZER)
+    pool = candidates(plain, [hit(off)], ANALYZER)
+    feats = question_features(plain, [hit(off)], pool, [0.5] * len(pool), [], ANALYZER, False)
+    assert feats["typed_coverage"] == 1.0  # no kind of figure asked: nothing to hold
 
 
 def test_logistic_probability_and_contributions() -> None:
@@ -177,3 +198,19 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
     assert model.sentence.features == SENTENCE_FEATURES
     got = figures(cases, model, seed_assistant.settings)
     assert got["n"] == 6 and got["false_abst"] is not None and got["r@5"] == 1.0
+
+
+def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
+    from assistant.eval.tune import Case, abstain_threshold
+
+    def case(index: str) -> Case:
+        item = QAItem("q", "fact", "问题", [], "", ["x"], ["证据"], doc="d")
+        return Case(item, None, [], None, index)  # type: ignore[arg-type]
+
+    easy = [case("small index") for _ in range(100)]
+    hard = [case("library") for _ in range(100)]
+    probs = [0.5 + i / 250 for i in range(100)] + [i / 100 for i in range(100)]
+    # Pooled, the library's 3% would be 6 of its questions; on its own it is 3 of them.
+    t = abstain_threshold(easy + hard, probs)
+    assert sum(p < t for p in probs[100:]) == 3
+    assert abstain_threshold(easy, probs[:100]) == pytest.approx(0.5 + 3 / 250 - 1e-9)

@@ -100,7 +100,9 @@ def test_land_law_questions_are_answered_from_their_articles(
     # is still missed are in BENCHMARKS.md. Floors against regressions, not targets.
     assert retrieval["answerable"]["r@5"] >= 0.8, retrieval["answerable"]
     assert answers["answerable"]["facts"] >= 0.3, answers["answerable"]
-    assert answers["unanswerable"]["abstain_ok"] >= 0.7, answers["unanswerable"]
+    # 4 of the 8 near misses: the abstain threshold keeps false abstention within 3% on the library
+    # questions of tune, which refuses fewer near misses than the pooled threshold did (6 or more).
+    assert answers["unanswerable"]["abstain_ok"] >= 0.5, answers["unanswerable"]
     for record in answers["records"]:
         assert record["abstained"] or record["cited"] >= 1, record
 

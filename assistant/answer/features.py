@@ -85,6 +85,7 @@ QUESTION_FEATURES = (
     "best_context",  # … with its heading and previous sentence
     "best_type",  # the best sentence holds the asked kind of figure, attached (1 if none asked)
     "top_type",  # one of the three best sentences does
+    "typed_coverage",  # best rare_coverage of a sentence holding the asked kind of figure (1 if none)
     "unseen_share",  # share of the question's terms the index never saw
     "missing_rare",  # rarity of the rarest term the passages miss (0: none missed)
     "best_foreign",  # the best sentence is another place's rule
@@ -386,6 +387,13 @@ def question_features(
         "best_context": top[0]["context_coverage"] if top else 0.0,
         "best_type": typed[0] if typed else 0.0,
         "top_type": max(typed, default=0.0),
+        # A figure of the asked kind somewhere is not enough: the sentence holding it must also
+        # be about what is asked (the 三十日 of a notice does not say when compensation is paid).
+        "typed_coverage": (
+            max((c.features["rare_coverage"] for c in pool if c.features["type_found"]), default=0)
+            if info.answer_types
+            else 1.0
+        ),
         "unseen_share": len(unseen) / len(own) if own else 0.0,
         "missing_rare": max(missed, default=0.0),
         "best_foreign": top[0]["foreign"] if top else 0.0,

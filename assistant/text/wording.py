@@ -111,10 +111,20 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "venue": (
         re.compile(
-            r"(?:去|到|在)哪(?:里|儿)?(?:报名|办理|申请|办|交|提交|咨询|登记|领取|购买|买|投诉|举报|办公)|哪里可以|去哪(?![些个家几一])|什么地方(?:办|报名|申请)|电话|网址|地址|热线"
+            r"(?:去|到|在)哪(?:里|儿)?(?:报名|办理|申请|办|交|提交|咨询|登记|领取|购买|买|投诉|举报|办公)|哪里可以|去哪(?![些个家几一])|什么地方(?:办|报名|申请)"
         ),
         re.compile(
             r"窗口|大厅|服务中心|网站|地址|电话|热线|办事处|服务点|办理点|网上办|线上办|[Aa][Pp][Pp]|小程序|公众号|浙里办|政务服务网"
+        ),
+    ),
+    # A number, address or website asked for is answered only by one written out: a passage that
+    # says "咨询电话" or "指定网站" without it does not say what the number or the site is.
+    "contact": (
+        re.compile(r"电话|热线|网址|邮箱|联系方式|地址|哪个网站|什么网站|网站是"),
+        re.compile(
+            r"(?<![\d.])(?:0\d{2,3}[-－—]?)?\d{7,8}(?![\d.万亿元个])|(?<!\d)1[3-9]\d{9}(?!\d)|(?<!\d)123\d\d(?!\d)"
+            r"|https?://|www\.|[A-Za-z0-9-]+\.(?:gov|com|cn|org|net)\b|[\w.-]+@[\w-]+\."
+            r"|[\u4e00-\u9fff]{1,10}(?:路|街|大道|巷|弄)\d+号"
         ),
     ),
     "capacity": (
@@ -145,6 +155,7 @@ TYPE_KEYWORDS = {
     "count": "共|有|达|数",
     "rank": "成绩|排名|位列|名列",
     "venue": "地点|地址",
+    "contact": "电话|热线|网址|网站|地址|邮箱|联系",
 }
 PER_UNIT = re.compile(r"每(亩|平方米|平米|平方|人|户|吨|年|月|天|件|套)")
 # How documents write a unit that people shorten ("每平米" is "每平方米" in every rule).
