@@ -156,6 +156,17 @@ def test_two_questions_in_one_become_two_parts() -> None:
     assert segments("对于企业已经存在的违建，平湖一般怎么分类处理？") == []
 
 
+def test_a_sub_question_asking_its_own_figure_is_a_part_in_everyday_words() -> None:
+    # Each asks a kind of figure in words too short to be terms; 啥时候 is 什么时候.
+    info = analyse("那它占了多大一块地?啥时候能开始生产?", ANALYZER)
+    assert [(p.text, p.answer_types) for p in info.parts] == [
+        ("那它占了多大一块地", ["area"]),
+        ("啥时候能开始生产", ["date"]),
+    ]
+    assert len(analyse("分了几批放的?一共放了多少单位?", ANALYZER).parts) == 2
+    assert "area" not in analyse("这个项目投资多大？", ANALYZER).answer_types
+
+
 # ----- evidence and abstention ---------------------------------------------------------------
 
 

@@ -48,7 +48,7 @@ PART_CONTEXT = 0.25
 PART_SHARED = 0.6
 CLAUSE = re.compile(r"[?？;；,，。!！()（）]+")
 QUESTION_WORD = re.compile(
-    r"什么|多少|几|哪|怎么|如何|怎样|吗|呢|是否|有没有|能否|谁|何时|多大|多长|多久|高还是低"
+    r"什么|啥|多少|几|哪|怎么|如何|怎样|吗|呢|是否|有没有|能否|谁|何时|多大|多长|多久|高还是低"
 )
 CONJUNCTION = re.compile(r"(?:和|与|跟|以及|及|、)(?![的])")
 # Question words whose next noun is what is asked for (the "focus").
@@ -84,7 +84,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
     ),
     "date": (
-        re.compile(r"哪天|哪一天|什么时候|何时|哪一年|哪年|几月|几号|什么时间"),
+        re.compile(r"哪天|哪一天|什么时候|啥时候|何时|哪一年|哪年|几月|几号|什么时间|啥时间"),
         re.compile(r"\d+(?:年|月|日)|[今去明前]年|近日|目前"),
     ),
     "percent": (
@@ -99,7 +99,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "area": (
         re.compile(
-            r"面积|占地|多少亩|多少\w{0,4}(?:地|土地|用地)(?!方)|用地规模|多少平方|多少公顷|(?<!投资)有多大"
+            r"面积|占地|多少亩|(?:多少|多大)\w{0,4}(?:地|土地|用地)(?!方)|用地规模|多少平方|多少公顷|(?<!投资)有多大"
         ),
         re.compile(rf"{NUMERAL}多?(?:亩|平方|公顷)"),
     ),
