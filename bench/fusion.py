@@ -42,8 +42,8 @@ def grid() -> dict[str, Fusion]:
         out[f"rrf k={k}"] = lambda lex, den, k=k: fuse.rrf([ranked(lex), ranked(den)], k=k)
     for w in (0.5, 0.75, 1.0, 1.5):
         out[f"weighted dense={w}"] = lambda lex, den, w=w: fuse.weighted([lex, den], [1.0, w])
-    out["BM25 alone"] = lambda lex, den: sorted(lex.items(), key=lambda kv: -kv[1])
-    out["dense alone"] = lambda lex, den: sorted(den.items(), key=lambda kv: -kv[1])
+    out["BM25 alone"] = lambda lex, den: [(k, lex[k]) for k in ranked(lex)]
+    out["dense alone"] = lambda lex, den: [(k, den[k]) for k in ranked(den)]
     return out
 
 

@@ -63,8 +63,9 @@ def evidence_in(text: str, evidence: Sequence[str]) -> bool:
     return False
 
 
-def read_cases(bot: Assistant, items: Sequence[QAItem]) -> list[Case]:
-    """Each question read as `answer()` reads it (earlier turns sent as the history)."""
+def read_cases(bot: Assistant, items: Sequence[QAItem], index: str = "") -> list[Case]:
+    """Each question read as `answer()` reads it (earlier turns sent as the history); `index`
+    names the set and index they are read from."""
     out = []
     vocab = bot.vocabulary()
     for item in items:
@@ -82,7 +83,7 @@ def read_cases(bot: Assistant, items: Sequence[QAItem]) -> list[Case]:
         )
         labels = [int(evidence_in(c.unit.text, item.evidence)) for c in r.pool]
         rank = first_hit_rank(r.hits, item.evidence) if item.answerable else None
-        out.append(Case(item, r, labels, rank))
+        out.append(Case(item, r, labels, rank, index))
     return out
 
 
@@ -267,12 +268,10 @@ def run(
     are read against it as well, so the model knows both a small and a large library."""
     sets: dict[str, list[Case]] = {}
     for name, items in data.items():
-        sets[name] = read_cases(library, items)
+        sets[name] = read_cases(library, items, name)
         if home is not None:
-            sets[name + " (home index)"] = read_cases(home, [i for i in items if is_home(i)])
-    for name, cases in sets.items():
-        for c in cases:
-            c.index = name
+            mine = [i for i in items if is_home(i)]
+            sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
     fitting = [c for name, cases in sets.items() if "tune" in name for c in cases]
     meta = {
         "version": 1,

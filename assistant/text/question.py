@@ -207,15 +207,13 @@ def split_parts(info: QuestionInfo, q: str) -> list[QuestionInfo]:
     """
     found = []
     for seg, entity in segments(q, info.shape == "compare"):
-        own_exp = [e for e in info.expansions if trigger(e) in seg]
         # A sub-question asking its own kind of figure is a part even in words too short to be
         # terms ("分了几批放的？", "啥时候能开始生产？").
-        asks = any(ANSWER_TYPES[k][0].search(seg) for k in info.answer_types)
         if (
             any(t.text in seg for t in info.terms)
             or any(n in seg for n in info.numbers)
-            or own_exp
-            or asks
+            or any(trigger(e) in seg for e in info.expansions)
+            or any(ANSWER_TYPES[k][0].search(seg) for k in info.answer_types)
         ):
             found.append((seg, entity))
     if len(found) < 2:
