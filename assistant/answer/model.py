@@ -75,6 +75,10 @@ class Thresholds:
     abstain: float = 0.3
     answer: float = 0.5
     span: int = 0  # characters each chosen sentence may grow to with its neighbours in its passage
+    # A sub-question whose best sentence another part took brings its next best at this (1: never).
+    part: float = 1.0
+    # Share of the shorter sentence's character bigrams found in a chosen one that leaves it out.
+    duplicate: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class AnswerModel:
                 "abstain": round(self.thresholds.abstain, 4),
                 "answer": round(self.thresholds.answer, 4),
                 "span": self.thresholds.span,
+                "part": round(self.thresholds.part, 4),
+                "duplicate": round(self.thresholds.duplicate, 4),
             },
             "meta": self.meta,
         }

@@ -234,8 +234,7 @@ def extract(
         rows = for_part(part, pool, reading.hits, reading.analyzer, reading.tokens)
         return model.sentence_probabilities([c.features for c in rows])
 
-    t = model.thresholds
-    chosen = select(info, pool, probs, t.keep, budget, part_probabilities, t.span)
+    chosen = select(info, pool, probs, model.thresholds, budget, part_probabilities)
     return compose(chosen, info.shape)
 
 

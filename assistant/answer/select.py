@@ -2,7 +2,9 @@
 
 The most probable sentence leads; every other sentence whose probability reaches the fitted
 `keep` threshold may follow; each sub-question ("A和B分别…", "X？Y？") brings its own best
-sentence; a law's numbered list comes whole. The answer stays within its character budget; then
+sentence, or when another part took that one, its next best if that reaches the fitted `part`
+threshold; a sentence nearly the same as one already chosen (the fitted `duplicate` share of its
+character bigrams) is left out; a law's numbered list comes whole. The answer stays within its character budget; then
 each chosen sentence is widened within its passage, to the fitted `span` of characters, by the
 sentences around it (a fact often sits in the clause next to the sentence that names the topic).
 """
@@ -13,28 +15,26 @@ from collections.abc import Callable, Sequence
 
 from assistant.answer.evidence import flat
 from assistant.answer.features import Candidate
+from assistant.answer.model import Thresholds
 from assistant.answer.sentences import Unit, joined
 from assistant.text.question import QuestionInfo
 from assistant.text.structure import ARTICLE_RE, numbered
 
 # Most sentences (or list items) an answer holds, by the question's shape.
 MAX_ITEMS = {"fact": 3, "compare": 4, "list": 6, "procedure": 6}
-NEAR_DUPLICATE = 0.6  # share of shared character bigrams that makes two sentences one
 
 
 def select(
     info: QuestionInfo,
     pool: Sequence[Candidate],
     probabilities: Sequence[float],
-    keep: float,
+    thresholds: Thresholds,
     budget: int,
     part_probabilities: Callable[[QuestionInfo], Sequence[float]] | None = None,
-    span: int = 0,
 ) -> list[Unit]:
-    """The answer's sentences in document order ([] for an empty pool).
-
-    `span`: how many characters each chosen sentence may grow to with its neighbours.
-    """
+    """The answer's sentences in document order ([] for an empty pool), chosen by the fitted
+    `thresholds` (keep, span, part, duplicate) within `budget` characters."""
+    t = thresholds
     if not pool:
         return []
     # Another place's rule is never given as the answer for a place the question names.
@@ -46,14 +46,16 @@ def select(
         for part in info.parts:
             probs = part_probabilities(part)
             # Each part is answered by its own best sentence, with its own citation; a part naming
-            # one of the things compared ("A和B，哪个…") needs a sentence no other part took.
+            # one of the things compared ("A和B，哪个…") needs a sentence no other part took, and
+            # another part's sentence rarely answers this one too ("…签几年？…又是几年一签？").
             order = sorted(allowed, key=lambda i: -probs[i])
             taken = {u.key for u in chosen}
             top = next((i for i in order if pool[i].unit.key not in taken), order[0])
-            _add(chosen, pool[top if part.entity else order[0]].unit)
+            own = part.entity or probs[top] >= t.part
+            _add(chosen, pool[top if own else order[0]].unit, t.duplicate)
     for i in ranked[1:]:
-        if probabilities[i] >= keep:
-            _add(chosen, pool[i].unit)
+        if probabilities[i] >= t.keep:
+            _add(chosen, pool[i].unit, t.duplicate)
     most = MAX_ITEMS.get(info.shape, 3)
     units = [c.unit for c in pool]
     for u in list(chosen[:most]):
@@ -67,7 +69,7 @@ def select(
     for u in chosen[:most]:
         if not kept or sum(len(k.text) for k in kept) + len(u.text) <= budget:
             kept.append(u)
-    return widen(kept, units, span, budget)
+    return widen(kept, units, t.span, budget)
 
 
 def widen(kept: Sequence[Unit], units: Sequence[Unit], span: int, limit: int) -> list[Unit]:
@@ -108,8 +110,8 @@ def _article(u: Unit) -> bool:
     return bool(ARTICLE_RE.match(flat(u.text)))
 
 
-def _add(chosen: list[Unit], unit: Unit) -> None:
-    if not any(near_duplicate(unit, c) for c in chosen):
+def _add(chosen: list[Unit], unit: Unit, duplicate: float) -> None:
+    if not any(near_duplicate(unit, c, duplicate) for c in chosen):
         chosen.append(unit)
 
 
@@ -153,8 +155,10 @@ def _bigrams(text: str) -> set[str]:
     return {t[i : i + 2] for i in range(len(t) - 1)}
 
 
-def near_duplicate(a: Unit, b: Unit) -> bool:
-    """The same sentence, overlapping spans of one document, or nearly the same wording."""
+def near_duplicate(a: Unit, b: Unit, share: float) -> bool:
+    """The same sentence, overlapping spans of one document, or nearly the same wording (`share`
+    of the shorter one's character bigrams in the other; a long title two sentences quote
+    shares about 0.6 and does not make them one)."""
     if a.key == b.key or (
         a.hit.chunk.document_id == b.hit.chunk.document_id
         and a.doc_start < b.doc_end
@@ -162,4 +166,4 @@ def near_duplicate(a: Unit, b: Unit) -> bool:
     ):
         return True
     x, y = _bigrams(a.text), _bigrams(b.text)
-    return bool(x and y) and len(x & y) / min(len(x), len(y)) >= NEAR_DUPLICATE
+    return bool(x and y) and len(x & y) / min(len(x), len(y)) >= share

@@ -8,7 +8,8 @@
 * the question model on the tune questions (label: answerable), its sentence features taken from
   sentence models fitted without the question's own document group (no leak),
 
-chooses the three thresholds on tune alone, writes assistant/data/answer_model.json, and prints
+chooses the thresholds (abstain and hedge; keep, span, part and duplicate for the sentences) on
+tune alone, writes assistant/data/answer_model.json, and prints
 the figures. Nothing is chosen on `test`. Leave-one-document-out refits everything without one
 document group at a time and judges that group.
 """
@@ -19,7 +20,7 @@ import datetime
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import mean
 from typing import Any
 
@@ -36,6 +37,8 @@ MAX_FALSE_ABSTENTION = 0.03  # the issue's bar, met on tune by the abstain thres
 HEDGE_BELOW = 0.5  # a calibrated probability under one half is an answer we are unsure of
 KEEP_GRID = tuple(round(x, 2) for x in np.arange(0.1, 0.75, 0.05))
 SPAN_SHARES = (0.0, 1 / 3, 2 / 3, 1.0)  # of the answer's character budget (answer_chars)
+PART_GRID = (1.0, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1)
+DUPLICATE_GRID = (0.6, 0.7, 0.8, 0.9, 1.0)
 FOLDS = 5
 REGULARISATION = 1.0  # scikit-learn's default C
 
@@ -179,30 +182,48 @@ def fit(
     cases: Sequence[Case],
     settings: Any,
     meta: dict[str, Any] | None = None,
-    selection: tuple[float, int] | None = None,
+    selection: Thresholds | None = None,
 ) -> AnswerModel:
-    """Both models and the thresholds, from `cases` alone (`selection`: keep and span given,
-    not searched, as leave-one-document-out does to stay affordable)."""
+    """Both models and the thresholds, from `cases` alone (`selection`: keep, span, part and
+    duplicate given, not searched, as leave-one-document-out does to stay affordable)."""
     sentence = fit_sentence(cases)
     question, oof = fit_question(cases)
     t_abstain = abstain_threshold(cases, oof)
-    best: tuple[float, float, float, int] = (-1.0, 0.0, KEEP_GRID[0], 0)
-    spans = sorted({round(share * settings.answer_chars) for share in SPAN_SHARES})
-    grid = [(span, keep) for span in spans for keep in KEEP_GRID]
-    if selection is not None:
-        grid = [(selection[1], selection[0])]
-    for span, keep in grid:
-        model = AnswerModel(sentence, question, Thresholds(keep, 0.0, 0.0, span))
-        best = max(best, (*selection_value(figures(cases, model, settings)), keep, span))
-    thresholds = Thresholds(best[2], t_abstain, max(t_abstain, HEDGE_BELOW), best[3])
+    if selection is None:
+        selection = choose_selection(cases, sentence, question, settings)
+    thresholds = replace(selection, abstain=t_abstain, answer=max(t_abstain, HEDGE_BELOW))
     return AnswerModel(sentence, question, thresholds, meta or {})
 
 
+def choose_selection(
+    cases: Sequence[Case], sentence: Logistic, question: Logistic, settings: Any
+) -> Thresholds:
+    """keep and span over their grid, then part and duplicate over theirs given those, each by
+    selection_value on `cases` (between equals, the larger threshold)."""
+
+    def value(t: Thresholds) -> tuple[float, float]:
+        # Chosen without abstaining: what is weighed is which sentences answer.
+        model = AnswerModel(sentence, question, replace(t, abstain=0.0, answer=0.0))
+        return selection_value(figures(cases, model, settings))
+
+    spans = sorted({round(share * settings.answer_chars) for share in SPAN_SHARES})
+    _, _, keep, span = max(
+        (*value(Thresholds(keep=k, span=s)), k, s) for s in spans for k in KEEP_GRID
+    )
+    _, _, part, duplicate = max(
+        (*value(Thresholds(keep=keep, span=span, part=p, duplicate=d)), p, d)
+        for p in PART_GRID
+        for d in DUPLICATE_GRID
+    )
+    return Thresholds(keep=keep, span=span, part=part, duplicate=duplicate)
+
+
 def selection_value(m: Mapping[str, Any]) -> tuple[float, float]:
-    """What keep and span are chosen for: the three judged answer figures (measuring-answers.md),
-    key facts, answers citing the evidence and citation precision, each counted once; between
-    equals, the shorter answers. More sentences raise the first two and lower the third; a wider
-    span (one quote) raises the first two without lowering it, and costs length.
+    """What keep, span, part and duplicate are chosen for: the three judged answer figures
+    (measuring-answers.md), key facts, answers citing the evidence and citation precision, each
+    counted once; between equals, the shorter answers. More sentences raise the first two and
+    lower the third; a wider span (one quote) raises the first two without lowering it, and costs
+    length.
     """
     value = (m["facts"] or 0.0) + (m["cited"] or 0.0) + (m["cite_prec"] or 0.0)
     return value, -(m["chars"] or 0.0)
@@ -221,10 +242,10 @@ def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[st
 
 
 def leave_one_group_out(
-    cases: Sequence[Case], settings: Any, selection: tuple[float, int]
+    cases: Sequence[Case], settings: Any, selection: Thresholds
 ) -> dict[str, Any]:
     """Refit both models and the abstain threshold without each document group in turn and judge
-    that group; figures over all of them (keep and span as fitted on tune)."""
+    that group; figures over all of them (keep, span, part and duplicate as fitted on tune)."""
     records = []
     for g in sorted({c.item.group for c in cases}):
         held = [c for c in cases if c.item.group == g]
@@ -286,9 +307,8 @@ def run(
         rows[name] = figures(read_cases(bot, items), model, bot.settings)
     if lodo:
         everything = [c for cases in sets.values() for c in cases]
-        selection = (model.thresholds.keep, model.thresholds.span)
         rows["leave-one-document-out"] = leave_one_group_out(
-            everything, library.settings, selection
+            everything, library.settings, model.thresholds
         )
     for name in ("tune", "test"):
         if name in rows:
@@ -307,7 +327,8 @@ def run(
     report = (
         table(rows)
         + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
-        f" span {t.span}\nsentence model (standardised coefficients):\n{weights}\n"
+        f" span {t.span}, part {t.part:.2f}, duplicate {t.duplicate:.2f}\n"
+        f"sentence model (standardised coefficients):\n{weights}\n"
         f"question model:\n{qweights}"
     )
     return model, report
