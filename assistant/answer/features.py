@@ -22,6 +22,7 @@ from assistant.answer.evidence import (
 from assistant.answer.sentences import Unit, previous_sentences, units
 from assistant.models import Hit
 from assistant.text.analyzer import Analyzer
+from assistant.text.places import NATIONWIDE
 from assistant.text.question import QuestionInfo, Term
 from assistant.text.structure import numbered
 from assistant.text.tokenize import has_figure
@@ -333,7 +334,7 @@ def gap_list(
         return [Gap("term", "(no passages)")]
     n = CONTEXT_PASSAGES.get(info.shape, 3)
     own = {where.get(h.chunk.document_id, "") for h in hits[:n]} if where else set()
-    return gaps(info, context_text(hits, n), analyzer, vocabulary, own - {"", "全国"})
+    return gaps(info, context_text(hits, n), analyzer, vocabulary, own - {"", NATIONWIDE})
 
 
 def question_features(

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from assistant.models import Answer, Citation
-from assistant.text.places import Jurisdictions
+from assistant.text.places import NATIONWIDE, Jurisdictions
 
 # Year words and their offset from the document's year; month words need the document's month.
 YEARS = {"今年": 0, "本年": 0, "本年度": 0, "去年": -1, "上年": -1, "前年": -2, "明年": 1}
@@ -25,7 +25,6 @@ RECENT = ("近日", "日前", "近期")
 RELATIVE = re.compile("|".join(sorted([*YEARS, *MONTHS, *RECENT], key=len, reverse=True)))
 # A question that wants the present state of things, which an older source may not show.
 NOW = re.compile(r"今年|最新|目前|现在|现行|当前|如今|最近|新规")
-NATIONAL = "全国"
 
 
 def resolve(word: str, date: str) -> str:
@@ -117,7 +116,7 @@ def annotate(
         # Answered from national or a parent place's rules: say whose rule it is.
         if mine and all(p and jurisdictions.places([p])[:1] != mine[:1] for p in places):
             wider = list(dict.fromkeys(places))
-            lead += "全国性规定：" if wider == [NATIONAL] else f"{'、'.join(wider)}的规定："
+            lead += "全国性规定：" if wider == [NATIONWIDE] else f"{'、'.join(wider)}的规定："
     elif jurisdictions is not None and all(
         jurisdictions.foreign(c.document_id, []) for c in result.citations
     ):

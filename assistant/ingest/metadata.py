@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import InvalidInput
-from assistant.text.places import Gazetteer, jurisdiction
+from assistant.text.places import NATIONWIDE, Gazetteer, jurisdiction
 
 FILE_DATE = re.compile(r"[（(](\d{4})-(\d{2})-(\d{2})[)）]")
 CN_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -102,7 +102,7 @@ def derive(title: str, text: str, name: str, gazetteer: Gazetteer) -> dict[str, 
     kind = kind_of(title)
     where = jurisdiction(title, issuer, gazetteer)
     if not where and kind in NATIONAL_KINDS:
-        where = "全国"  # a State Council regulation or a law names no place
+        where = NATIONWIDE  # a State Council regulation or a law names no place
     return {"date": date_of(name, text), "issuer": issuer, "jurisdiction": where, "kind": kind}
 
 
@@ -264,7 +264,7 @@ class DocumentFilter:
 def _within(where: str, wanted: str, gazetteer: Gazetteer) -> bool:
     if not where:
         return False
-    if where == wanted or wanted == "全国" or where == "全国":
+    if where == wanted or NATIONWIDE in (wanted, where):
         return where == wanted
     inner, outer = gazetteer.find(where)[:1], gazetteer.find(wanted)[:1]
     return bool(inner and outer and gazetteer.within(inner[0], outer[0]))

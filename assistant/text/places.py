@@ -52,7 +52,10 @@ EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
 # form (新建 1000, 路桥 698 against 嘉定 196, 沙湾 287, 安宁 502): then only its full name counts.
 PLACE_TAGS = ("ns", "nr", "nrt")
 COMMON_WORD_FREQ = 600
-NATIONAL = re.compile(r"^中华人民共和国|全国人民代表大会|国务院|最高人民法院|最高人民检察院|^国家")
+NATIONWIDE = "全国"  # the jurisdiction of a national law or regulation
+NATIONAL_ISSUER = re.compile(
+    r"^中华人民共和国|全国人民代表大会|国务院|最高人民法院|最高人民检察院|^国家"
+)
 
 
 @dataclass(frozen=True)
@@ -169,8 +172,8 @@ class Gazetteer:
 def jurisdiction(title: str, issuer: str, gazetteer: Gazetteer) -> str:
     """全国 for a national law or body, else the first place the title or issuer names, else ""."""
     head = f"{title} {issuer}".strip()
-    if NATIONAL.search(title) or NATIONAL.search(issuer):
-        return "全国"
+    if NATIONAL_ISSUER.search(title) or NATIONAL_ISSUER.search(issuer):
+        return NATIONWIDE
     found = gazetteer.find(head)
     return found[0].name if found else ""
 
@@ -195,7 +198,7 @@ class Jurisdictions:
         return [
             p
             for n in names
-            if n != "全国"
+            if n != NATIONWIDE
             for p in self.gazetteer.find(n)[:1]
             if n.startswith((p.name, p.short))
         ]
@@ -204,7 +207,7 @@ class Jurisdictions:
         """The document is the rule of a place other than the one asked about (or, when none is
         named, other than home): another province's regulation never answers for this one."""
         where = self.by_document.get(document_id, "")
-        if where in ("", "全国"):
+        if where in ("", NATIONWIDE):
             return False
         found = self.gazetteer.find(where)
         if not found:
