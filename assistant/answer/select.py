@@ -4,9 +4,10 @@ The most probable sentence leads; every other sentence whose probability reaches
 `keep` threshold may follow; each sub-question ("A和B分别…", "X？Y？") brings its own best
 sentence, or when another part took that one, its next best if that reaches the fitted `part`
 threshold; a sentence nearly the same as one already chosen (the fitted `duplicate` share of its
-character bigrams) is left out; a law's numbered list comes whole. The answer stays within its character budget; then
-each chosen sentence is widened within its passage, to the fitted `span` of characters, by the
-sentences around it (a fact often sits in the clause next to the sentence that names the topic).
+character bigrams) is left out; a law's numbered list comes whole. The answer stays within its
+character budget; then each chosen sentence is widened within its passage, to the fitted `span`
+of characters, by the sentences around it (a fact often sits in the clause next to the sentence
+that names the topic).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def select(
         for part in info.parts:
             probs = part_probabilities(part)
             # Each part is answered by its own best sentence, with its own citation; a part naming
-            # one of the things compared ("A和B，哪个…") needs a sentence no other part took, and
-            # another part's sentence rarely answers this one too ("…签几年？…又是几年一签？").
+            # one of the things compared ("A和B，哪个…") needs a sentence no other part took; any
+            # other part whose best sentence is taken brings its next best when that one is likely
+            # enough ("…一签几年？…又是几年一签？" is answered by two sentences, not one twice).
             order = sorted(allowed, key=lambda i: -probs[i])
             taken = {u.key for u in chosen}
             top = next((i for i in order if pool[i].unit.key not in taken), order[0])
