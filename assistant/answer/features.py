@@ -364,6 +364,11 @@ def question_features(
     best_dense = max(hits, key=lambda h: h.dense or -1.0) if dense else None
     best_lexical = max(hits, key=lambda h: h.lexical or -1.0) if lexical else None
     kinds = [g.kind for g in found]
+    # A figure of the asked kind somewhere is not enough: the sentence holding it must also be
+    # about what is asked (the 三十日 of a notice does not say when compensation is paid).
+    typed_coverage = max(
+        (c.features["rare_coverage"] for c in pool if c.features["type_found"]), default=0.0
+    )
     return {
         "best_sentence": probs[0] if probs else 0.0,
         "second_sentence": probs[1] if len(probs) > 1 else 0.0,
@@ -388,13 +393,7 @@ def question_features(
         "best_context": top[0]["context_coverage"] if top else 0.0,
         "best_type": typed[0] if typed else 0.0,
         "top_type": max(typed, default=0.0),
-        # A figure of the asked kind somewhere is not enough: the sentence holding it must also
-        # be about what is asked (the 三十日 of a notice does not say when compensation is paid).
-        "typed_coverage": (
-            max((c.features["rare_coverage"] for c in pool if c.features["type_found"]), default=0)
-            if info.answer_types
-            else 1.0
-        ),
+        "typed_coverage": typed_coverage if info.answer_types else 1.0,
         "unseen_share": len(unseen) / len(own) if own else 0.0,
         "missing_rare": max(missed, default=0.0),
         "best_foreign": top[0]["foreign"] if top else 0.0,

@@ -9,9 +9,9 @@
   sentence models fitted without the question's own document group (no leak),
 
 chooses the thresholds (abstain and hedge; keep, span, part and duplicate for the sentences) on
-tune alone, writes assistant/data/answer_model.json, and prints
-the figures. Nothing is chosen on `test`. Leave-one-document-out refits everything without one
-document group at a time and judges that group.
+tune alone, writes assistant/data/answer_model.json, and prints the figures. Nothing is chosen on
+`test`. Leave-one-document-out refits everything without one document group at a time and judges
+that group.
 """
 
 from __future__ import annotations
