@@ -18,6 +18,7 @@ from assistant.answer.features import (
     relative,
     token_coverage,
 )
+from assistant.answer.followup import LEAN_FEATURES, needs_context
 from assistant.answer.model import MODEL_PATH, AnswerModel, Logistic, Thresholds
 from assistant.eval.metrics import QAItem
 from assistant.models import Chunk, Hit
@@ -103,9 +104,47 @@ def test_the_shipped_model_names_every_feature_and_round_trips(tmp_path: Path) -
     t = model.thresholds
     assert 0 < t.abstain <= t.answer < 1 and 0 < t.keep < 1
     assert model.meta["tune_questions"] >= 200
+    assert model.followup is not None and model.followup.features == LEAN_FEATURES
     path = tmp_path / "m.json"
     model.save(path)
     assert AnswerModel.load(path).to_json() == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_model_file_without_the_follow_up_model_keeps_the_rule(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from assistant.answer.pipeline import leans_on
+
+    path = tmp_path / "old.json"
+    replace(AnswerModel.load(MODEL_PATH), followup=None).save(path)
+    old = AnswerModel.load(path)
+    assert old.followup is None and "followup" not in json.loads(path.read_text("utf-8"))
+    history = ["日本电产今年在平湖新签的是什么项目？"]
+    for q in ("那它什么时候投产？", "战略性新兴产业的工业用地配套设施比例最多能占多少？"):
+        info = analyse(q, ANALYZER)
+        assert leans_on(q, history, info, False, None, None) == needs_context(q)  # type: ignore[arg-type]
+
+
+def test_follow_up_training_pairs_take_unrelated_questions_from_other_documents() -> None:
+    from assistant.eval.tune import lean_pairs
+
+    def item(i: int, group: str, history: list[str], kind: str = "fact") -> QAItem:
+        return QAItem(f"q{i}", kind, f"问题{i}", history, "", [], [], doc=group, group=group)
+
+    items = [
+        item(0, "a", []),
+        item(1, "a", ["问题0"], "followup"),
+        item(2, "b", []),
+        item(3, "b", [], "uncovered"),
+        item(4, "c", []),
+    ]
+    pairs = lean_pairs(items)
+    assert ("问题1", "问题0", 1) in pairs
+    negatives = [(q, prev) for q, prev, label in pairs if label == 0]
+    # Each answerable stand-alone question once, after a question of another document.
+    assert sorted(q for q, _ in negatives) == ["问题0", "问题2", "问题4"]
+    group = {f"问题{i.id[1:]}": i.group for i in items}
+    assert all(group[q] != group[prev] for q, prev in negatives)
 
 
 def test_a_broken_model_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -177,7 +216,7 @@ def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> Non
 
 
 def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> None:
-    from assistant.eval.tune import figures, fit
+    from assistant.eval.tune import figures, fit, fit_followup
 
     def item(i: int, q: str, must: list[str], ev: list[str], kind: str = "fact") -> QAItem:
         return QAItem(f"t{i}", kind, q, [], "", must, ev, doc="seed/x", group=f"g{i % 3}")
@@ -198,6 +237,11 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
     assert model.sentence.features == SENTENCE_FEATURES
     got = figures(cases, model, seed_assistant.settings)
     assert got["n"] == 6 and got["false_abst"] is not None and got["r@5"] == 1.0
+    follow = QAItem(
+        "t6", "followup", "那它投资多少？", ["日本电产签了什么？"], "", [], [], doc="seed/x"
+    )
+    lean = fit_followup(seed_assistant, [*items, follow])
+    assert lean.features == LEAN_FEATURES and lean.coef[LEAN_FEATURES.index("anaphora")] > 0
 
 
 def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pytest
 
-from assistant.answer.followup import entities, needs_context, resolve, resolve_turn, resolve_with
+from assistant.answer.followup import (
+    LEAN_FEATURES,
+    entities,
+    lean_features,
+    needs_context,
+    resolve,
+    resolve_turn,
+    resolve_with,
+)
 
 
 @pytest.mark.parametrize(
@@ -81,3 +90,28 @@ def test_a_stand_alone_question_is_never_sent_for_rewriting() -> None:
 
     q = "战略性新兴产业的工业用地配套设施比例最多能占多少？"
     assert resolve_with(rewrite, q, ["前一个问题"]).query == q
+
+
+def test_lean_features_are_what_the_follow_up_model_weighs() -> None:
+    previous = "日本电产今年在平湖新签的是什么项目？"
+    f = lean_features("那它什么时候投产？", previous, False, ["投产"])
+    assert f == {
+        "anaphora": 1.0,
+        "short": 1.0,
+        "has_topic": 0.0,
+        "shared": 0.0,
+        "log_length": math.log(len("那它什么时候投产？")),
+    }
+    # Without an embedder the similarity is absent (the model reads it as its mean).
+    g = lean_features("日本电产的项目占地多少？", previous, True, ["日本电产", "占地"], 0.8)
+    assert g["shared"] == 0.5 and g["similarity"] == 0.8 and g["anaphora"] == 0.0
+    assert set(g) == set(LEAN_FEATURES)
+
+
+def test_the_follow_up_decision_overrides_the_rule() -> None:
+    history = ["日本电产今年在平湖新签的是什么项目？"]
+    assert resolve_turn("那它什么时候投产？", history, leans=False).context == []
+    full = "战略性新兴产业的工业用地配套设施比例最多能占多少？"
+    assert resolve_turn(full, history, leans=True).context == history
+    # Without a decision the rule decides, as before.
+    assert resolve_turn("那它什么时候投产？", history).context == history

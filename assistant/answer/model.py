@@ -1,4 +1,4 @@
-"""The fitted answer models: two logistic regressions and three thresholds, read from one data file.
+"""The fitted answer models: three logistic regressions and their thresholds, read from one data file.
 
 `assistant/data/answer_model.json` is written by `policy-assistant tune` (see assistant/eval/tune.py),
 which fits it on the `tune` split of the blind question sets and prints the held-out figures.
@@ -83,12 +83,14 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class AnswerModel:
-    """Sentence selection and abstention, fitted together; `meta` records how and on what."""
+    """Sentence selection, abstention and the follow-up decision, fitted together; `meta` records
+    how and on what. Without `followup` (an older file) a rule decides what leans on the history."""
 
     sentence: Logistic
     question: Logistic
     thresholds: Thresholds
     meta: dict[str, Any] = field(default_factory=dict)
+    followup: Logistic | None = None
 
     def sentence_probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         return [self.sentence.probability(r) for r in rows]
@@ -106,6 +108,7 @@ class AnswerModel:
                 "part": round(self.thresholds.part, 4),
                 "duplicate": round(self.thresholds.duplicate, 4),
             },
+            **({"followup": self.followup.to_json()} if self.followup is not None else {}),
             "meta": self.meta,
         }
 
@@ -132,6 +135,7 @@ class AnswerModel:
                 Logistic.from_json(data["question"]),
                 Thresholds(**data["thresholds"]),
                 dict(data.get("meta", {})),
+                Logistic.from_json(data["followup"]) if "followup" in data else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"cannot read the answer model {path}: {exc}") from exc

@@ -12,13 +12,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.answer.cite import ground, verify
 from assistant.answer.decide import Verdict, decide, has_content
 from assistant.answer.evidence import Gap, Vocabulary
 from assistant.answer.features import Candidate, candidates, for_part, gap_list, question_features
-from assistant.answer.followup import ENTITY, Resolved, resolve_with
+from assistant.answer.followup import (
+    ENTITY,
+    LEANS_AT,
+    Resolved,
+    lean_features,
+    needs_context,
+    resolve_with,
+)
 from assistant.answer.generate import ABSTAIN_REPLY, Generator, answer_messages, rewriter
-from assistant.answer.model import AnswerModel
+from assistant.answer.model import AnswerModel, Logistic
 from assistant.answer.provenance import annotate
 from assistant.answer.select import select
 from assistant.answer.sentences import Draft, compose
@@ -80,7 +89,7 @@ def answer(
     clock = Clock()
     reading = read(
         question, history, answers, retriever, vocabulary, settings, clock, generator,
-        jurisdictions, filters,
+        jurisdictions, filters, model.followup,
     )  # fmt: skip
     with clock("answer"):
         result = respond(reading, model, settings, history, generator)
@@ -126,15 +135,19 @@ def read(
     generator: Generator | None = None,
     jurisdictions: Jurisdictions | None = None,
     filters: Filters | None = None,
+    followup: Logistic | None = None,
 ) -> Reading:
-    """Resolve a follow-up only when the question leans on the history, analyse, retrieve, featurise."""
+    """Resolve a follow-up only when the question leans on the history (`followup`: the fitted
+    decision), analyse, retrieve, featurise."""
     clock = clock or Clock()
     with clock("resolve"):
         analyzer = retriever.analyzer
         domain = analyzer.domain
         idf, size = retriever.rarity()
         own = analyse(question, analyzer, analyzer.synonyms, idf, domain)
-        turn = resolve_with(rewriter(generator), question, history, answers, has_topic(own, size))
+        topic = has_topic(own, size)
+        leans = leans_on(question, history, own, topic, retriever, followup) if history else False
+        turn = resolve_with(rewriter(generator), question, history, answers, topic, leans)
         info = own
         for age, text in enumerate(reversed(turn.context)):
             borrowed = analyse(text, analyzer, analyzer.synonyms, idf, domain)
@@ -162,6 +175,33 @@ def read(
         where = jurisdictions.by_document if jurisdictions is not None else None
         found = gap_list(info, hits, analyzer, vocabulary, where)
     return Reading(turn, info, hits, pool, found, analyzer, tokens, jurisdictions)
+
+
+def leans_on(
+    question: str,
+    history: Sequence[str],
+    info: QuestionInfo,
+    topic: bool,
+    retriever: Retriever,
+    model: Logistic | None,
+) -> bool:
+    """Whether the question leans on the previous one: the follow-up model's probability, or the
+    rule (a pronoun, an elliptical opening, a short question without a topic) without a model."""
+    if model is None:
+        return needs_context(question, topic)
+    return model.probability(lean_values(question, history[-1], info, topic, retriever)) >= LEANS_AT
+
+
+def lean_values(
+    question: str, previous: str, info: QuestionInfo, topic: bool, retriever: Retriever
+) -> dict[str, float]:
+    """The follow-up model's features of a question after `previous` (`info`: its own analysis)."""
+    similarity = None
+    if retriever.embedder is not None:
+        a, b = retriever.embedder.embed([question, previous], query=True)
+        similarity = float(a @ b / (float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
+    terms = [t.text for t in info.terms if t.weight >= 1.0]
+    return lean_features(question, previous, topic, terms, similarity)
 
 
 def has_topic(info: QuestionInfo, size: int) -> bool:

@@ -6,7 +6,9 @@
 * the sentence model on the tune questions' candidate sentences (label: the sentence quotes an
   evidence string), and
 * the question model on the tune questions (label: answerable), its sentence features taken from
-  sentence models fitted without the question's own document group (no leak),
+  sentence models fitted without the question's own document group (no leak), and
+* the follow-up model on the tune follow-ups (label 1) and on each stand-alone question asked
+  after a question about another document (label 0: a new visitor at the kiosk),
 
 chooses the thresholds (abstain and hedge; keep, span, part and duplicate for the sentences) on
 tune alone, writes assistant/data/answer_model.json, and prints the figures. Nothing is chosen on
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import random
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from assistant.answer.followup import LEAN_FEATURES, LEANS_AT
 from assistant.answer.model import AnswerModel, Logistic, Thresholds
-from assistant.answer.pipeline import Reading, features_of, read, respond
+from assistant.answer.pipeline import Reading, features_of, has_topic, lean_values, read, respond
 from assistant.eval.metrics import QAItem, answer_metrics, first_hit_rank, squash
 from assistant.eval.metrics import judge as judge_answer
 from assistant.service import Assistant
@@ -83,11 +87,58 @@ def read_cases(bot: Assistant, items: Sequence[QAItem], index: str = "") -> list
             bot.settings,
             jurisdictions=bot.jurisdictions(),
             filters=bot.answer_filters(item.question),
+            followup=bot.model.followup,
         )
         labels = [int(evidence_in(c.unit.text, item.evidence)) for c in r.pool]
         rank = first_hit_rank(r.hits, item.evidence) if item.answerable else None
         out.append(Case(item, r, labels, rank, index))
     return out
+
+
+def lean_pairs(items: Sequence[QAItem], seed: int = 0) -> list[tuple[str, str, int]]:
+    """(question, previous question, label): each follow-up after its own previous turn (1), and
+    each stand-alone answerable question after one about another document (0)."""
+    rng = random.Random(seed)
+    alone = [i for i in items if not i.history]
+    pairs = [(i.question, i.history[-1], 1) for i in items if i.history]
+    for i in alone:
+        others = [j for j in alone if (j.group or j.doc) != (i.group or i.doc)]
+        if i.answerable and others:
+            pairs.append((i.question, rng.choice(others).question, 0))
+    return pairs
+
+
+def lean_rows(bot: Assistant, pairs: Sequence[tuple[str, str, int]]) -> list[dict[str, float]]:
+    """The follow-up model's features of each pair, as `read` computes them."""
+    from assistant.text.question import analyse
+
+    analyzer = bot.retriever.analyzer
+    idf, size = bot.retriever.rarity()
+    rows = []
+    for question, previous, _ in pairs:
+        info = analyse(question, analyzer, analyzer.synonyms, idf, analyzer.domain)
+        rows.append(lean_values(question, previous, info, has_topic(info, size), bot.retriever))
+    return rows
+
+
+def fit_followup(bot: Assistant, items: Sequence[QAItem]) -> Logistic:
+    """The follow-up model, from the follow-ups of `items` and their stand-alone questions."""
+    pairs = lean_pairs(items)
+    rows = lean_rows(bot, pairs)
+    table = [[r.get(n, math.nan) for n in LEAN_FEATURES] for r in rows]
+    return _fit(table, [label for _, _, label in pairs], LEAN_FEATURES)
+
+
+def lean_figures(bot: Assistant, items: Sequence[QAItem], model: Logistic) -> dict[str, Any]:
+    """Share of follow-ups read as leaning on the history, and of unrelated pairs read so."""
+    pairs = lean_pairs(items)
+    said = [model.probability(r) >= LEANS_AT for r in lean_rows(bot, pairs)]
+    pos = [s for s, (_, _, y) in zip(said, pairs, strict=True) if y]
+    neg = [s for s, (_, _, y) in zip(said, pairs, strict=True) if not y]
+    return {
+        "followups": round(mean(pos), 3) if pos else None,
+        "unrelated": round(mean(neg), 3) if neg else None,
+    }
 
 
 def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Logistic:
@@ -287,6 +338,13 @@ def run(
     """Fit on `data["tune"]` (+ `data["public_tune"]`); report every split, the extra sets and
     leave-one-document-out. With `home` (an index of corpus/ alone) the customer's own questions
     are read against it as well, so the model knows both a small and a large library."""
+    # The follow-up decision comes first: it changes how follow-ups are read.
+    lean_items = [i for name, items in data.items() if "tune" in name for i in items]
+    followup = fit_followup(library, lean_items)
+    for bot in {
+        id(b): b for b in [library, home, *(b for b, _ in (extra or {}).values())] if b
+    }.values():
+        bot.model = replace(bot.model, followup=followup)
     sets: dict[str, list[Case]] = {}
     for name, items in data.items():
         sets[name] = read_cases(library, items, name)
@@ -301,7 +359,7 @@ def run(
         "tune_sentences": sum(len(c.reading.pool) for c in fitting if c.item.answerable),
         "embedder": library.embedder.name if library.embedder is not None else "none",
     }
-    model = fit(fitting, library.settings, meta)
+    model = replace(fit(fitting, library.settings, meta), followup=followup)
     rows = {name: figures(cases, model, library.settings) for name, cases in sets.items() if cases}
     for name, (bot, items) in (extra or {}).items():
         rows[name] = figures(read_cases(bot, items), model, bot.settings)
@@ -310,11 +368,13 @@ def run(
         rows["leave-one-document-out"] = leave_one_group_out(
             everything, library.settings, model.thresholds
         )
+    leans = {name: lean_figures(library, items, followup) for name, items in data.items()}
     for name in ("tune", "test"):
         if name in rows:
             model.meta[f"{name}_figures"] = {
                 k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()
             }
+            model.meta[f"{name}_followups"] = leans[name]
     weights = "\n".join(
         f"  {n:18s} {w:+.3f}"
         for n, w in zip(model.sentence.features, model.sentence.coef, strict=True)
@@ -323,12 +383,22 @@ def run(
         f"  {n:18s} {w:+.3f}"
         for n, w in zip(model.question.features, model.question.coef, strict=True)
     )
+    fweights = "\n".join(
+        f"  {n:18s} {w:+.3f}" for n, w in zip(followup.features, followup.coef, strict=True)
+    )
+    lean_table = "\n".join(
+        f"  {name:12s} follow-ups read as such {f['followups']}, unrelated read as follow-ups"
+        f" {f['unrelated']}"
+        for name, f in leans.items()
+    )
     t = model.thresholds
     report = (
         table(rows)
         + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
         f" span {t.span}, part {t.part:.2f}, duplicate {t.duplicate:.2f}\n"
         f"sentence model (standardised coefficients):\n{weights}\n"
-        f"question model:\n{qweights}"
+        f"question model:\n{qweights}\n"
+        f"follow-up model:\n{fweights}\nfollow-up decision (unrelated: a stand-alone question"
+        f" after one about another document):\n{lean_table}"
     )
     return model, report
