@@ -36,6 +36,7 @@ from assistant.answer.pipeline import Reading, features_of, has_topic, lean_valu
 from assistant.eval.metrics import QAItem, answer_metrics, first_hit_rank, squash
 from assistant.eval.metrics import judge as judge_answer
 from assistant.service import Assistant
+from assistant.text.question import analyse
 
 MAX_FALSE_ABSTENTION = 0.03  # the issue's bar, met on tune by the abstain threshold
 HEDGE_BELOW = 0.5  # a calibrated probability under one half is an answer we are unsure of
@@ -110,8 +111,6 @@ def lean_pairs(items: Sequence[QAItem], seed: int = 0) -> list[tuple[str, str, i
 
 def lean_rows(bot: Assistant, pairs: Sequence[tuple[str, str, int]]) -> list[dict[str, float]]:
     """The follow-up model's features of each pair, as `read` computes them."""
-    from assistant.text.question import analyse
-
     analyzer = bot.retriever.analyzer
     idf, size = bot.retriever.rarity()
     rows = []
@@ -341,10 +340,9 @@ def run(
     # The follow-up decision comes first: it changes how follow-ups are read.
     lean_items = [i for name, items in data.items() if "tune" in name for i in items]
     followup = fit_followup(library, lean_items)
-    for bot in {
-        id(b): b for b in [library, home, *(b for b, _ in (extra or {}).values())] if b
-    }.values():
-        bot.model = replace(bot.model, followup=followup)
+    for bot in [library, home, *(b for b, _ in (extra or {}).values())]:
+        if bot is not None:
+            bot.model = replace(bot.model, followup=followup)
     sets: dict[str, list[Case]] = {}
     for name, items in data.items():
         sets[name] = read_cases(library, items, name)
