@@ -258,3 +258,27 @@ def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
     t = abstain_threshold(easy + hard, probs)
     assert sum(p < t for p in probs[100:]) == 3
     assert abstain_threshold(easy, probs[:100]) == pytest.approx(0.5 + 3 / 250 - 1e-9)
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "leans"),
+    [
+        ("那竣工率呢？", "平湖工业用地保障完成了多少？", True),
+        ("还有呢？", "带押过户有什么好处？", True),
+        ("它建成后一年能有多少收入？", "日本电产今年在平湖新签的是什么项目？", True),
+        ("二手房带押过户有什么好处？", "日本电产今年在平湖新签的是什么项目？", False),
+        ("战略性新兴产业的工业用地配套设施比例最多能占多少？", "增殖放流放了多少鱼苗？", False),
+    ],
+)
+def test_the_shipped_follow_up_model_reads_everyday_turns(
+    seed_assistant: Any, question: str, previous: str, leans: bool
+) -> None:
+    from assistant.answer.pipeline import has_topic, leans_on
+
+    retriever = seed_assistant.retriever
+    idf, size = retriever.rarity()
+    an = retriever.analyzer
+    info = analyse(question, an, an.synonyms, idf, an.domain)
+    topic = has_topic(info, size)
+    model = seed_assistant.model.followup
+    assert leans_on(question, [previous], info, topic, retriever, model) is leans
