@@ -105,6 +105,9 @@ def test_the_shipped_model_names_every_feature_and_round_trips(tmp_path: Path) -
     assert 0 < t.abstain <= t.answer < 1 and 0 < t.keep < 1
     assert model.meta["tune_questions"] >= 200
     assert model.followup is not None and model.followup.features == LEAN_FEATURES
+    lexical = model.followup_for(dense=False)
+    assert lexical is not None and "similarity" not in lexical.features
+    assert model.followup_for(dense=True) is model.followup
     path = tmp_path / "m.json"
     model.save(path)
     assert AnswerModel.load(path).to_json() == json.loads(path.read_text(encoding="utf-8"))
@@ -116,9 +119,10 @@ def test_a_model_file_without_the_follow_up_model_keeps_the_rule(tmp_path: Path)
     from assistant.answer.pipeline import leans_on
 
     path = tmp_path / "old.json"
-    replace(AnswerModel.load(MODEL_PATH), followup=None).save(path)
+    replace(AnswerModel.load(MODEL_PATH), followup=None, followup_lexical=None).save(path)
     old = AnswerModel.load(path)
-    assert old.followup is None and "followup" not in json.loads(path.read_text("utf-8"))
+    assert old.followup_for(dense=False) is None and old.followup_for(dense=True) is None
+    assert "followup" not in json.loads(path.read_text("utf-8"))
     history = ["日本电产今年在平湖新签的是什么项目？"]
     for q in ("那它什么时候投产？", "战略性新兴产业的工业用地配套设施比例最多能占多少？"):
         info = analyse(q, ANALYZER)
@@ -240,8 +244,9 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
     follow = QAItem(
         "t6", "followup", "那它投资多少？", ["日本电产签了什么？"], "", [], [], doc="seed/x"
     )
-    lean = fit_followup(seed_assistant, [*items, follow])
+    lean, plain = fit_followup(seed_assistant, [*items, follow])
     assert lean.features == LEAN_FEATURES and lean.coef[LEAN_FEATURES.index("anaphora")] > 0
+    assert plain.features == tuple(n for n in LEAN_FEATURES if n != "similarity")
 
 
 def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
@@ -280,5 +285,5 @@ def test_the_shipped_follow_up_model_reads_everyday_turns(
     an = retriever.analyzer
     info = analyse(question, an, an.synonyms, idf, an.domain)
     topic = has_topic(info, size)
-    model = seed_assistant.model.followup
+    model = seed_assistant.model.followup_for(retriever.embedder is not None)
     assert leans_on(question, [previous], info, topic, retriever, model) is leans

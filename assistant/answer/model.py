@@ -84,13 +84,21 @@ class Thresholds:
 @dataclass(frozen=True)
 class AnswerModel:
     """Sentence selection, abstention and the follow-up decision, fitted together; `meta` records
-    how and on what. Without `followup` (an older file) a rule decides what leans on the history."""
+    how and on what. Without `followup` (an older file) a rule decides what leans on the history;
+    `followup_lexical` is the same decision fitted without the dense similarity."""
 
     sentence: Logistic
     question: Logistic
     thresholds: Thresholds
     meta: dict[str, Any] = field(default_factory=dict)
     followup: Logistic | None = None
+    followup_lexical: Logistic | None = None
+
+    def followup_for(self, dense: bool) -> Logistic | None:
+        """The follow-up model for a search with (`dense`) or without an embedder."""
+        if dense or self.followup_lexical is None:
+            return self.followup
+        return self.followup_lexical
 
     def sentence_probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         return [self.sentence.probability(r) for r in rows]
@@ -109,6 +117,11 @@ class AnswerModel:
                 "duplicate": round(self.thresholds.duplicate, 4),
             },
             **({"followup": self.followup.to_json()} if self.followup is not None else {}),
+            **(
+                {"followup_lexical": self.followup_lexical.to_json()}
+                if self.followup_lexical is not None
+                else {}
+            ),
             "meta": self.meta,
         }
 
@@ -136,6 +149,9 @@ class AnswerModel:
                 Thresholds(**data["thresholds"]),
                 dict(data.get("meta", {})),
                 Logistic.from_json(data["followup"]) if "followup" in data else None,
+                Logistic.from_json(data["followup_lexical"])
+                if "followup_lexical" in data
+                else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"cannot read the answer model {path}: {exc}") from exc

@@ -89,7 +89,7 @@ def answer(
     clock = Clock()
     reading = read(
         question, history, answers, retriever, vocabulary, settings, clock, generator,
-        jurisdictions, filters, model.followup,
+        jurisdictions, filters, model.followup_for(retriever.embedder is not None),
     )  # fmt: skip
     with clock("answer"):
         result = respond(reading, model, settings, history, generator)

@@ -88,7 +88,7 @@ def read_cases(bot: Assistant, items: Sequence[QAItem], index: str = "") -> list
             bot.settings,
             jurisdictions=bot.jurisdictions(),
             filters=bot.answer_filters(item.question),
-            followup=bot.model.followup,
+            followup=bot.model.followup_for(bot.retriever.embedder is not None),
         )
         labels = [int(evidence_in(c.unit.text, item.evidence)) for c in r.pool]
         rank = first_hit_rank(r.hits, item.evidence) if item.answerable else None
@@ -120,12 +120,16 @@ def lean_rows(bot: Assistant, pairs: Sequence[tuple[str, str, int]]) -> list[dic
     return rows
 
 
-def fit_followup(bot: Assistant, items: Sequence[QAItem]) -> Logistic:
-    """The follow-up model, from the follow-ups of `items` and their stand-alone questions."""
+def fit_followup(bot: Assistant, items: Sequence[QAItem]) -> tuple[Logistic, Logistic]:
+    """The follow-up model, from the follow-ups of `items` and their stand-alone questions, and
+    the same without the dense similarity (for a library searched without an embedder)."""
     pairs = lean_pairs(items)
     rows = lean_rows(bot, pairs)
-    table = [[r.get(n, math.nan) for n in LEAN_FEATURES] for r in rows]
-    return _fit(table, [label for _, _, label in pairs], LEAN_FEATURES)
+    labels = [label for _, _, label in pairs]
+    lexical = tuple(n for n in LEAN_FEATURES if n != "similarity")
+    full = _fit([[r.get(n, math.nan) for n in LEAN_FEATURES] for r in rows], labels, LEAN_FEATURES)
+    plain = _fit([[r.get(n, math.nan) for n in lexical] for r in rows], labels, lexical)
+    return full, plain
 
 
 def lean_figures(bot: Assistant, items: Sequence[QAItem], model: Logistic) -> dict[str, Any]:
@@ -339,10 +343,10 @@ def run(
     are read against it as well, so the model knows both a small and a large library."""
     # The follow-up decision comes first: it changes how follow-ups are read.
     lean_items = [i for name, items in data.items() if "tune" in name for i in items]
-    followup = fit_followup(library, lean_items)
+    followup, lexical = fit_followup(library, lean_items)
     for bot in [library, home, *(b for b, _ in (extra or {}).values())]:
         if bot is not None:
-            bot.model = replace(bot.model, followup=followup)
+            bot.model = replace(bot.model, followup=followup, followup_lexical=lexical)
     sets: dict[str, list[Case]] = {}
     for name, items in data.items():
         sets[name] = read_cases(library, items, name)
@@ -357,7 +361,9 @@ def run(
         "tune_sentences": sum(len(c.reading.pool) for c in fitting if c.item.answerable),
         "embedder": library.embedder.name if library.embedder is not None else "none",
     }
-    model = replace(fit(fitting, library.settings, meta), followup=followup)
+    model = replace(
+        fit(fitting, library.settings, meta), followup=followup, followup_lexical=lexical
+    )
     rows = {name: figures(cases, model, library.settings) for name, cases in sets.items() if cases}
     for name, (bot, items) in (extra or {}).items():
         rows[name] = figures(read_cases(bot, items), model, bot.settings)
@@ -367,6 +373,7 @@ def run(
             everything, library.settings, model.thresholds
         )
     leans = {name: lean_figures(library, items, followup) for name, items in data.items()}
+    plain = {name: lean_figures(library, items, lexical) for name, items in data.items()}
     for name in ("tune", "test"):
         if name in rows:
             model.meta[f"{name}_figures"] = {
@@ -386,7 +393,8 @@ def run(
     )
     lean_table = "\n".join(
         f"  {name:12s} follow-ups read as such {f['followups']}, unrelated read as follow-ups"
-        f" {f['unrelated']}"
+        f" {f['unrelated']} (without the similarity: {plain[name]['followups']},"
+        f" {plain[name]['unrelated']})"
         for name, f in leans.items()
     )
     t = model.thresholds
