@@ -132,16 +132,25 @@ def fit_followup(bot: Assistant, items: Sequence[QAItem]) -> tuple[Logistic, Log
     return full, plain
 
 
-def lean_figures(bot: Assistant, items: Sequence[QAItem], model: Logistic) -> dict[str, Any]:
-    """Share of follow-ups read as leaning on the history, and of unrelated pairs read so."""
+def lean_figures(
+    bot: Assistant, items: Sequence[QAItem], models: Sequence[Logistic]
+) -> list[dict[str, Any]]:
+    """For each model, the share of follow-ups read as leaning on the history and of unrelated
+    pairs read so (the pairs' features, embeddings included, computed once for all models)."""
     pairs = lean_pairs(items)
-    said = [model.probability(r) >= LEANS_AT for r in lean_rows(bot, pairs)]
-    pos = [s for s, (_, _, y) in zip(said, pairs, strict=True) if y]
-    neg = [s for s, (_, _, y) in zip(said, pairs, strict=True) if not y]
-    return {
-        "followups": round(mean(pos), 3) if pos else None,
-        "unrelated": round(mean(neg), 3) if neg else None,
-    }
+    rows = lean_rows(bot, pairs)
+    out = []
+    for model in models:
+        said = [model.probability(r) >= LEANS_AT for r in rows]
+        pos = [s for s, (_, _, y) in zip(said, pairs, strict=True) if y]
+        neg = [s for s, (_, _, y) in zip(said, pairs, strict=True) if not y]
+        out.append(
+            {
+                "followups": round(mean(pos), 3) if pos else None,
+                "unrelated": round(mean(neg), 3) if neg else None,
+            }
+        )
+    return out
 
 
 def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Logistic:
@@ -326,6 +335,11 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def weights(model: Logistic) -> str:
+    """A model's standardised coefficients, one named line each."""
+    return "\n".join(f"  {n:18s} {w:+.3f}" for n, w in zip(model.features, model.coef, strict=True))
+
+
 def is_home(item: QAItem) -> bool:
     """A question on the customer's own documents (corpus/), read against its own index too."""
     return item.doc.startswith("seed/")
@@ -372,25 +386,15 @@ def run(
         rows["leave-one-document-out"] = leave_one_group_out(
             everything, library.settings, model.thresholds
         )
-    leans = {name: lean_figures(library, items, followup) for name, items in data.items()}
-    plain = {name: lean_figures(library, items, lexical) for name, items in data.items()}
+    leans, plain = {}, {}
+    for name, items in data.items():
+        leans[name], plain[name] = lean_figures(library, items, (followup, lexical))
     for name in ("tune", "test"):
         if name in rows:
             model.meta[f"{name}_figures"] = {
                 k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()
             }
             model.meta[f"{name}_followups"] = leans[name]
-    weights = "\n".join(
-        f"  {n:18s} {w:+.3f}"
-        for n, w in zip(model.sentence.features, model.sentence.coef, strict=True)
-    )
-    qweights = "\n".join(
-        f"  {n:18s} {w:+.3f}"
-        for n, w in zip(model.question.features, model.question.coef, strict=True)
-    )
-    fweights = "\n".join(
-        f"  {n:18s} {w:+.3f}" for n, w in zip(followup.features, followup.coef, strict=True)
-    )
     lean_table = "\n".join(
         f"  {name:12s} follow-ups read as such {f['followups']}, unrelated read as follow-ups"
         f" {f['unrelated']} (without the similarity: {plain[name]['followups']},"
@@ -402,9 +406,9 @@ def run(
         table(rows)
         + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
         f" span {t.span}, part {t.part:.2f}, duplicate {t.duplicate:.2f}\n"
-        f"sentence model (standardised coefficients):\n{weights}\n"
-        f"question model:\n{qweights}\n"
-        f"follow-up model:\n{fweights}\nfollow-up decision (unrelated: a stand-alone question"
+        f"sentence model (standardised coefficients):\n{weights(model.sentence)}\n"
+        f"question model:\n{weights(model.question)}\n"
+        f"follow-up model:\n{weights(followup)}\nfollow-up decision (unrelated: a stand-alone question"
         f" after one about another document):\n{lean_table}"
     )
     return model, report
