@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import sys
 import unicodedata
@@ -55,11 +54,11 @@ def group_of(row: dict) -> str:
 
 def texts_by_source(index: Path) -> dict[str, str]:
     """Cleaned document texts of the index, keyed by the file name."""
-    os.environ.setdefault("PA_EMBEDDER", "none")
     from assistant.service import Assistant
     from assistant.settings import get_settings
 
-    bot = Assistant(get_settings(index_dir=index, embedder="none"), embedder=None, create=False)
+    # The embedder names the collection, so it is the one the index was built with (PA_EMBEDDER).
+    bot = Assistant(get_settings(index_dir=index), create=False)
     out = {}
     for rec in bot.documents():
         _, text = bot.document(rec.id)

@@ -250,7 +250,7 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
 
 
 def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
-    from assistant.eval.tune import Case, abstain_threshold
+    from assistant.eval.tune import Case, abstain_threshold, set_thresholds
 
     def case(index: str) -> Case:
         item = QAItem("q", "fact", "问题", [], "", ["x"], ["证据"], doc="d")
@@ -263,6 +263,10 @@ def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
     t = abstain_threshold(easy + hard, probs)
     assert sum(p < t for p in probs[100:]) == 3
     assert abstain_threshold(easy, probs[:100]) == pytest.approx(0.5 + 3 / 250 - 1e-9)
+    # The report names each set's own threshold; the library's binds.
+    each = set_thresholds(easy + hard, probs)
+    assert each == pytest.approx({"small index": 0.5 + 3 / 250 - 1e-9, "library": 0.03 - 1e-9})
+    assert min(each.values()) == t
 
 
 @pytest.mark.parametrize(

@@ -227,18 +227,24 @@ def fit_question(cases: Sequence[Case]) -> tuple[Logistic, list[float]]:
     return question, oof
 
 
-def abstain_threshold(cases: Sequence[Case], probs: Sequence[float]) -> float:
-    """The highest threshold that abstains on at most MAX_FALSE_ABSTENTION of the answerable
-    questions of every set read (pooled, a library's hard questions would hide behind the same
-    questions read against the customer's small index)."""
+def set_thresholds(cases: Sequence[Case], probs: Sequence[float]) -> dict[str, float]:
+    """Per set read, the highest threshold that abstains on at most MAX_FALSE_ABSTENTION of its
+    answerable questions."""
     sets: dict[str, list[float]] = {}
     for c, p in zip(cases, probs, strict=True):
         if c.item.answerable:
             sets.setdefault(c.index, []).append(p)
-    per_set = [
-        float(sorted(ps)[int(MAX_FALSE_ABSTENTION * len(ps))]) - 1e-9 for ps in sets.values()
-    ]
-    return min(per_set, default=0.5)
+    return {
+        name: float(sorted(ps)[int(MAX_FALSE_ABSTENTION * len(ps))]) - 1e-9
+        for name, ps in sets.items()
+    }
+
+
+def abstain_threshold(cases: Sequence[Case], probs: Sequence[float]) -> float:
+    """The highest threshold that keeps to MAX_FALSE_ABSTENTION on every set read (pooled, a
+    library's hard questions would hide behind the same questions read against the customer's
+    small index)."""
+    return min(set_thresholds(cases, probs).values(), default=0.5)
 
 
 def fit(
@@ -252,6 +258,8 @@ def fit(
     sentence = fit_sentence(cases)
     question, oof = fit_question(cases)
     t_abstain = abstain_threshold(cases, oof)
+    if meta is not None:  # which set binds the threshold, for the report
+        meta["abstain_by_set"] = {k: round(v, 4) for k, v in set_thresholds(cases, oof).items()}
     if selection is None:
         selection = choose_selection(cases, sentence, question, settings)
     thresholds = replace(selection, abstain=t_abstain, answer=max(t_abstain, HEDGE_BELOW))
@@ -406,6 +414,9 @@ def run(
         table(rows)
         + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
         f" span {t.span}, part {t.part:.2f}, duplicate {t.duplicate:.2f}\n"
+        "abstain threshold each set would allow (the lowest is taken): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("abstain_by_set", {}).items())
+        + "\n"
         f"sentence model (standardised coefficients):\n{weights(model.sentence)}\n"
         f"question model:\n{weights(model.question)}\n"
         f"follow-up model:\n{weights(followup)}\nfollow-up decision (unrelated: a stand-alone question"
