@@ -52,6 +52,11 @@ def group_of(row: dict) -> str:
     return work(row["doc"])
 
 
+def groups_of(row: dict) -> list[str]:
+    """Every document group a question draws on: its own, then those it compares with."""
+    return [group_of(row)] + [work(d) for d in row.get("docs") or [] if not d.startswith("seed/")]
+
+
 def texts_by_source(index: Path) -> dict[str, str]:
     """Cleaned document texts of the index, keyed by the file name."""
     from assistant.service import Assistant
@@ -109,7 +114,7 @@ def split(rows: list[dict]) -> dict[str, str]:
         return x
 
     for r in rows:
-        groups = [group_of(r)] + [work(d) for d in r.get("docs") or [] if not d.startswith("seed/")]
+        groups = groups_of(r)
         for g in groups[1:]:
             parent[find(g)] = find(groups[0])
         find(groups[0])

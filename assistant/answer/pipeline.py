@@ -12,8 +12,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from assistant.answer.cite import ground, verify
 from assistant.answer.decide import Verdict, decide, has_content
 from assistant.answer.evidence import Gap, Vocabulary
@@ -199,7 +197,7 @@ def lean_values(
     similarity = None
     if retriever.embedder is not None:
         a, b = retriever.embedder.embed([question, previous], query=True)
-        similarity = float(a @ b / (float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
+        similarity = float(a @ b)  # an Embedder's vectors are L2-normalised: this is the cosine
     terms = [t.text for t in info.terms if t.weight >= 1.0]
     return lean_features(question, previous, topic, terms, similarity)
 
