@@ -211,6 +211,29 @@ def test_gaps_name_what_the_passages_lack(question: str, passage: str, kind: str
 
 
 @pytest.mark.parametrize(
+    ("question", "passage", "named"),
+    [
+        ("码头二期用了多少亩地？", "码头一期工程占地120亩，三期正在规划。", ["2期"]),
+        ("码头2期用了多少亩地？", "码头二期工程占地120亩。", []),  # the same phase, spelled apart
+        ("评上1A级的企业奖多少？", "评为2a级、3a级的企业分别奖励10万、20万元。", ["1a级"]),
+        ("第四批名单里有几个项目？", "第一批、第二批项目已全部开工。", ["4批"]),
+        ("去年新增了多少亩耕地？", "今年新增耕地300亩。", ["去年"]),
+        ("去年新增了多少亩耕地？", "新增耕地300亩。", []),  # no other year named: not a conflict
+        # No series at all: a plain missing term, not a conflict.
+        ("一期用地什么时候供？", "项目用地已全部落实。", []),
+        ("省级平台奖多少？", "评为2a级的企业奖励10万元。", []),  # 省级 is no member of a series
+    ],
+)
+def test_a_series_member_the_passages_name_only_others_of_is_a_gap(
+    question: str, passage: str, named: list[str]
+) -> None:
+    from assistant.answer.evidence import flat
+
+    found = gaps(analyse(question, ANALYZER), flat(passage), ANALYZER)
+    assert [g.detail for g in found if g.kind == "instance"] == named
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("同一块地被卖给了好几家，法院会判给谁？", "count"),  # 好几家: several, not "how many"

@@ -269,6 +269,28 @@ def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
     assert min(each.values()) == t
 
 
+def test_question_models_are_compared_by_ranking_whatever_the_threshold() -> None:
+    from assistant.eval.tune import Case, ranking
+
+    def case(answerable: bool) -> Case:
+        kind, must = ("fact", ["x"]) if answerable else ("uncovered", [])
+        item = QAItem("q", kind, "问题", [], "", must, ["证据"] if answerable else [], doc="d")
+        return Case(item, None, [], None, "library")  # type: ignore[arg-type]
+
+    # 100 answerable at 0.00 … 0.99; 10 uncovered, four of them below every answerable one.
+    cases = [case(True) for _ in range(100)] + [case(False) for _ in range(10)]
+    uncovered = [-0.4, -0.3, -0.2, -0.1, 0.025, 0.045, 0.505, 0.605, 2, 3]
+    probs = [i / 100 for i in range(100)] + uncovered
+    got = ranking(cases, probs)
+    # Abstaining below the 4th answerable (0.03) catches 5 uncovered; below the 6th, 6; the 11th, 6.
+    assert got["abstain@0.03"] == 0.5 and got["abstain@0.05"] == 0.6
+    assert got["abstain@0.10"] == 0.6
+    # AUC: the share of (answerable, uncovered) pairs ordered right.
+    pairs = sum(a > u for a in probs[:100] for u in probs[100:]) / 1000
+    assert got["auc"] == pytest.approx(pairs, abs=1e-4)
+    assert ranking(cases[:100], probs[:100]) == {}  # one kind only: nothing to rank
+
+
 @pytest.mark.parametrize(
     ("question", "previous", "leans"),
     [

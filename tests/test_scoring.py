@@ -175,3 +175,24 @@ def test_a_decimal_in_chinese_gives_no_false_figure() -> None:
     assert cn_number_tokens("百分之二点五") == []
     assert cn_number_tokens("一百零五亩，百分之二十") == ["105亩", "20%"]
     assert cn_number_tokens("一二") == []
+
+
+@pytest.mark.parametrize(
+    ("figure", "text", "held"),
+    [
+        ("2年", "闲置满2年的", True),
+        ("2年", "满二年未动工", True),  # in Chinese
+        ("2年", "2022年印发", False),  # the tail of a year is not a figure
+        ("90亩", "用地190亩", False),
+        ("90亩", "用地1.90亩", False),
+        ("1.5亩", "共1.5亩", True),
+        ("2", "第20条", False),
+        ("2", "2.5倍", False),
+        ("2", "第2条", True),
+        ("15%", "提高至15%", True),
+    ],
+)
+def test_a_figure_is_held_only_as_a_whole_number(figure: str, text: str, held: bool) -> None:
+    from assistant.text.tokenize import has_figure
+
+    assert has_figure(figure, text) is held

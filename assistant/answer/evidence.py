@@ -7,7 +7,9 @@
   a term of the field (user dictionary, official terms) missing from them, a compound whose head
   matches but whose modifier does not ("商业用地" against "产业用地"), an asked kind of figure the
   passages do not hold (a price, a duration, a place to go …), a rate they never give ("每亩"),
-  and a common noun the whole index never uses, down to a character ("公租房").
+  a common noun the whole index never uses, down to a character ("公租房"), and an instance of a
+  series the passages name only other members of ("二期" against 一期, "2A级" against 3A–5A级,
+  "去年" against 今年).
 
 These are features of the fitted abstention model (assistant/answer/); how much each counts is
 fitted by `policy-assistant tune`, not set here.
@@ -24,11 +26,16 @@ from assistant.text.analyzer import Analyzer
 from assistant.text.question import QuestionInfo, Term
 from assistant.text.tokenize import has_figure, normalise, spelled
 from assistant.text.wording import ANSWER_TYPES
+from assistant.text.zh import CN_NUM, cn_number
 
 WS = re.compile(r"\s+")
 PERCENT = re.compile(r"\d[\d.]*[%％]")
 # A character after a place name that makes it a different, smaller place (杭州湾, 平湖路).
 PLACE_EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
+# A member of a numbered series: a phase (二期), a batch (第三批), a grade (2A级), a round, a term.
+INSTANCE = re.compile(rf"(?<![{CN_NUM}\d.])([{CN_NUM}]+|\d+)([a-z]?)(期|批|级|轮|届)")
+# Years named relative to now: a passage about 今年 says nothing of 去年.
+RELATIVE_YEARS = ("前年", "去年", "今年", "明年")
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,32 @@ def gaps(
             out.append(Gap("type", kind))
     if info.per_unit and not re.search(f"每{info.per_unit}|/{info.per_unit}", text):
         out.append(Gap("unit", "每" + info.per_unit))
+    out.extend(Gap("instance", i) for i in other_instances(normalise(info.text), text))
+    return out
+
+
+def instances(text: str) -> set[tuple[int | None, str, str]]:
+    """The members of numbered series in `text`: (number, letter, series word), 二期 → (2, "", "期")."""
+    return {
+        (int(m[1]) if m[1].isdigit() else cn_number(m[1]), m[2], m[3])
+        for m in INSTANCE.finditer(text)
+    }
+
+
+def other_instances(question: str, text: str) -> list[str]:
+    """The series members the question names that `text` lacks while naming others of the series
+    (the passages are about a different phase, grade or year than the one asked about)."""
+    held = instances(text)
+    out = [
+        f"{n}{letter}{word}"
+        for n, letter, word in instances(question)
+        if n is not None
+        and (n, letter, word) not in held
+        and any(w == word and x is not None and x != n for x, _, w in held)
+    ]
+    asked = [y for y in RELATIVE_YEARS if y in question]
+    if asked and not any(y in text for y in asked) and any(y in text for y in RELATIVE_YEARS):
+        out.extend(asked)
     return out
 
 

@@ -80,6 +80,7 @@ QUESTION_FEATURES = (
     "gap_novel",  # a noun with characters the whole index never uses
     "gap_type",  # an asked kind of figure the passages do not hold
     "gap_unit",  # a rate ("每亩") the passages never give
+    "gap_instance",  # a phase, grade or year the passages name only other members of (二期: 一期)
     "n_terms",  # log(1 + number of content terms)
     "history",  # the question leans on earlier turns
     "best_coverage",  # the best sentence's idf-weighted coverage
@@ -401,4 +402,4 @@ def question_features(
     }
 
 
-SEVERAL_GAPS = ("figure", "place", "term", "scope", "novel", "type", "unit")
+SEVERAL_GAPS = ("figure", "place", "term", "scope", "novel", "type", "unit", "instance")

@@ -258,8 +258,9 @@ def fit(
     sentence = fit_sentence(cases)
     question, oof = fit_question(cases)
     t_abstain = abstain_threshold(cases, oof)
-    if meta is not None:  # which set binds the threshold, for the report
+    if meta is not None:  # which set binds the threshold, and the model's out-of-fold ranking
         meta["abstain_by_set"] = {k: round(v, 4) for k, v in set_thresholds(cases, oof).items()}
+        meta["question_oof"] = ranking(cases, oof)
     if selection is None:
         selection = choose_selection(cases, sentence, question, settings)
     thresholds = replace(selection, abstain=t_abstain, answer=max(t_abstain, HEDGE_BELOW))
@@ -298,6 +299,40 @@ def selection_value(m: Mapping[str, Any]) -> tuple[float, float]:
     """
     value = (m["facts"] or 0.0) + (m["cited"] or 0.0) + (m["cite_prec"] or 0.0)
     return value, -(m["chars"] or 0.0)
+
+
+FALSE_RATES = (0.03, 0.05, 0.10)
+
+
+def ranking(cases: Sequence[Case], probs: Sequence[float]) -> dict[str, float]:
+    """How well question probabilities rank answerable questions above uncovered ones, whatever
+    the threshold: the AUC, and the share of uncovered questions abstained on where each of
+    FALSE_RATES of the answerable ones would be ({} without both kinds). Two question models are
+    compared on this, not on figures that move with a threshold."""
+    from sklearn.metrics import roc_auc_score
+
+    yes = sorted(p for c, p in zip(cases, probs, strict=True) if c.item.answerable)
+    no = [p for c, p in zip(cases, probs, strict=True) if not c.item.answerable]
+    if not yes or not no:
+        return {}
+    labels = [int(c.item.answerable) for c in cases]
+    out = {"auc": round(float(roc_auc_score(labels, list(probs))), 4)}
+    for rate in FALSE_RATES:
+        below = yes[int(rate * len(yes))]  # abstaining under it leaves int(rate·n) answerable out
+        out[f"abstain@{rate:.2f}"] = round(sum(p < below for p in no) / len(no), 4)
+    return out
+
+
+def question_probabilities(cases: Sequence[Case], model: AnswerModel) -> list[float]:
+    """The question model's probability for each case, as `respond` computes it."""
+    return [
+        model.question.probability(
+            features_of(
+                c.reading, model.sentence_probabilities([x.features for x in c.reading.pool])
+            )
+        )
+        for c in cases
+    ]
 
 
 def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[str, Any]:
@@ -397,6 +432,11 @@ def run(
     leans, plain = {}, {}
     for name, items in data.items():
         leans[name], plain[name] = lean_figures(library, items, (followup, lexical))
+    ranks = {"tune sets, out of fold": model.meta.get("question_oof", {})}
+    ranks |= {
+        name: ranking(cases, question_probabilities(cases, model)) for name, cases in sets.items()
+    }
+    model.meta["test_ranking"] = ranks.get("test", {})
     for name in ("tune", "test"):
         if name in rows:
             model.meta[f"{name}_figures"] = {
@@ -416,6 +456,14 @@ def run(
         f" span {t.span}, part {t.part:.2f}, duplicate {t.duplicate:.2f}\n"
         "abstain threshold each set would allow (the lowest is taken): "
         + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("abstain_by_set", {}).items())
+        + "\n"
+        "question model's ranking, whatever the threshold (AUC; uncovered abstained on where"
+        f" {', '.join(f'{r:.0%}' for r in FALSE_RATES)} of answerable ones would be):\n"
+        + "\n".join(
+            f"  {name:26s} " + ", ".join(f"{k} {v:.3f}" for k, v in r.items())
+            for name, r in ranks.items()
+            if r
+        )
         + "\n"
         f"sentence model (standardised coefficients):\n{weights(model.sentence)}\n"
         f"question model:\n{weights(model.question)}\n"

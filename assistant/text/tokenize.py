@@ -78,8 +78,11 @@ def _cn_figures(text: str) -> frozenset[str]:
 
 
 def has_figure(figure: str, text: str) -> bool:
-    """Whether normalised `text` states `figure` ("2年"), in digits or in Chinese (二年, 两年)."""
-    return figure in text or figure in _cn_figures(text)
+    """Whether normalised `text` states `figure` ("2年") as a whole number, in digits or in Chinese
+    (二年, 两年): 2年 is not in 2022年, 90亩 not in 190亩 or 1.90亩, 2 not in 20."""
+    tail = r"(?!\d|\.\d)" if figure[-1:].isdigit() else ""
+    whole = re.search(rf"(?<![\d.]){re.escape(figure)}{tail}", text) is not None
+    return whole or figure in _cn_figures(text)
 
 
 def tokenize(text: str, tok: jieba.Tokenizer) -> list[str]:

@@ -1,0 +1,141 @@
+"""The question model (abstention): the shipped logistic regression against boosted trees, compared
+by ranking whatever the threshold (a benchmark, not a test).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/question_models.py --index LIB --home-index SEED
+
+LIB is an index of corpus/ plus ../shared/external/policy_docs, SEED one of corpus/ alone (as for
+`policy-assistant tune`). Every question is read once, as `tune` reads it. On the tune sets the
+question features come from sentence models fitted without the question's document group; each
+candidate is then judged out of fold over five document-grouped fold assignments, at the shipped
+rule's threshold (each set's 3% false abstention, the lowest taken) and by `ranking`. Each model is
+then fitted on all the tune sets and ranked on `test`, which chose nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from statistics import mean, pstdev
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from assistant.answer.features import QUESTION_FEATURES  # noqa: E402
+from assistant.eval.metrics import load_qa  # noqa: E402
+from assistant.eval.tune import (  # noqa: E402
+    Case,
+    _folds,
+    _question_rows,
+    abstain_threshold,
+    fit_sentence,
+    is_home,
+    ranking,
+    read_cases,
+)
+from assistant.service import Assistant  # noqa: E402
+from assistant.settings import get_settings  # noqa: E402
+
+SHUFFLES = 5
+
+
+def candidates() -> dict[str, Callable[[], Any]]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def trees(depth: int) -> Callable[[], Any]:
+        return lambda: HistGradientBoostingClassifier(
+            max_depth=depth, learning_rate=0.05, max_iter=200, l2_regularization=1.0,
+            early_stopping=False, random_state=0,
+        )  # fmt: skip
+
+    return {
+        "logistic (shipped)": lambda: make_pipeline(
+            StandardScaler(), LogisticRegression(C=1.0, max_iter=3000)
+        ),
+        "boosted trees, depth 2": trees(2),
+        "boosted trees, depth 3": trees(3),
+    }
+
+
+def table(rows: list[dict[str, float]]) -> np.ndarray:
+    x = np.array([[r.get(n, math.nan) for n in QUESTION_FEATURES] for r in rows], dtype=float)
+    mu = np.nan_to_num(np.nanmean(x, axis=0))
+    return np.where(np.isnan(x), mu, x)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--home-index", type=Path, required=True)
+    p.add_argument("--data", type=Path, default=REPO / "bench/data/blind")
+    args = p.parse_args()
+    settings = get_settings()
+    library, home = (
+        Assistant(settings.model_copy(update={"index_dir": d}), create=False)
+        for d in (args.index, args.home_index)
+    )
+    sets: dict[str, list[Case]] = {}
+    for name in ("tune", "public_tune", "test"):
+        items = load_qa(args.data / f"{name}.jsonl")
+        sets[name] = read_cases(library, items, name)
+        mine = [i for i in items if is_home(i)]
+        sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
+    fitting = [c for name, cs in sets.items() if "tune" in name for c in cs]
+    held_out = sets["test"]
+    # Question features of the tune sets, their sentence probabilities out of fold (as `tune`).
+    rows: list[dict[str, float]] = [{} for _ in fitting]
+    for fold in _folds(fitting):
+        rest = fit_sentence([c for i, c in enumerate(fitting) if i not in set(fold)])
+        for i, row in zip(fold, _question_rows([fitting[i] for i in fold], rest), strict=True):
+            rows[i] = row
+    x, y = table(rows), np.array([int(c.item.answerable) for c in fitting])
+    x_test = table(_question_rows(held_out, fit_sentence(fitting)))
+    groups = [c.item.group or c.item.doc for c in fitting]
+    print(f"{len(fitting)} tune questions ({int(y.sum())} answerable), {len(held_out)} test\n")
+    print("| model | tune CV: AUC | abstain_ok | false_abst | test: AUC | @3% | @5% | @10% |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, make in candidates().items():
+        auc, ok, false = [], [], []
+        for seed in range(SHUFFLES):
+            order = sorted(set(groups))
+            random.Random(seed).shuffle(order)
+            fold_of = {g: i % 5 for i, g in enumerate(order)}
+            oof = np.zeros(len(y))
+            for f in range(5):
+                held = np.array([fold_of[g] == f for g in groups])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    oof[held] = make().fit(x[~held], y[~held]).predict_proba(x[held])[:, 1]
+            t = abstain_threshold(fitting, oof.tolist())
+            auc.append(ranking(fitting, oof.tolist())["auc"])
+            ok.append(float(np.mean(oof[y == 0] < t)))
+            false.append(float(np.mean(oof[y == 1] < t)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probs = make().fit(x, y).predict_proba(x_test)[:, 1].tolist()
+        r = ranking(held_out, probs)
+        print(
+            f"| {name} | {mean(auc):.3f} ± {pstdev(auc):.3f} | {mean(ok):.3f} ± {pstdev(ok):.3f}"
+            f" | {mean(false):.3f} | {r['auc']:.3f} | {r['abstain@0.03']:.3f}"
+            f" | {r['abstain@0.05']:.3f} | {r['abstain@0.10']:.3f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
