@@ -14,9 +14,7 @@ then fitted on all the tune sets and ranked on `test`, which chose nothing.
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import random
 import sys
 import warnings
 from collections.abc import Callable
@@ -33,7 +31,6 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from assistant.answer.features import QUESTION_FEATURES  # noqa: E402
 from assistant.eval.metrics import load_qa  # noqa: E402
 from assistant.eval.tune import (  # noqa: E402
     Case,
@@ -41,7 +38,9 @@ from assistant.eval.tune import (  # noqa: E402
     _question_rows,
     abstain_threshold,
     fit_sentence,
+    impute,
     is_home,
+    question_table,
     ranking,
     read_cases,
 )
@@ -73,9 +72,9 @@ def candidates() -> dict[str, Callable[[], Any]]:
 
 
 def table(rows: list[dict[str, float]]) -> np.ndarray:
-    x = np.array([[r.get(n, math.nan) for n in QUESTION_FEATURES] for r in rows], dtype=float)
-    mu = np.nan_to_num(np.nanmean(x, axis=0))
-    return np.where(np.isnan(x), mu, x)
+    """Question feature rows as a matrix, missing values read as their column's mean (as `tune`)."""
+    matrix = np.asarray(question_table(rows), dtype=float)
+    return impute(matrix, matrix.shape[1])[0]
 
 
 def main() -> int:
@@ -105,19 +104,15 @@ def main() -> int:
             rows[i] = row
     x, y = table(rows), np.array([int(c.item.answerable) for c in fitting])
     x_test = table(_question_rows(held_out, fit_sentence(fitting)))
-    groups = [c.item.group or c.item.doc for c in fitting]
     print(f"{len(fitting)} tune questions ({int(y.sum())} answerable), {len(held_out)} test\n")
     print("| model | tune CV: AUC | abstain_ok | false_abst | test: AUC | @3% | @5% | @10% |")
     print("|---|---|---|---|---|---|---|---|")
     for name, make in candidates().items():
         auc, ok, false = [], [], []
         for seed in range(SHUFFLES):
-            order = sorted(set(groups))
-            random.Random(seed).shuffle(order)
-            fold_of = {g: i % 5 for i, g in enumerate(order)}
             oof = np.zeros(len(y))
-            for f in range(5):
-                held = np.array([fold_of[g] == f for g in groups])
+            for fold in _folds(fitting, seed=seed):
+                held = np.isin(np.arange(len(y)), fold)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     oof[held] = make().fit(x[~held], y[~held]).predict_proba(x[held])[:, 1]

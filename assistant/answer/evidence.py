@@ -26,14 +26,15 @@ from assistant.text.analyzer import Analyzer
 from assistant.text.question import QuestionInfo, Term
 from assistant.text.tokenize import has_figure, normalise, spelled
 from assistant.text.wording import ANSWER_TYPES
-from assistant.text.zh import CN_NUM, cn_number
+from assistant.text.zh import CN_NUM, ORDINAL_NUM, cn_number
 
 WS = re.compile(r"\s+")
 PERCENT = re.compile(r"\d[\d.]*[%％]")
 # A character after a place name that makes it a different, smaller place (杭州湾, 平湖路).
 PLACE_EXTENDERS = set("湾港岛山湖江河路街桥塘浦")
-# A member of a numbered series: a phase (二期), a batch (第三批), a grade (2A级), a round, a term.
-INSTANCE = re.compile(rf"(?<![{CN_NUM}\d.])([{CN_NUM}]+|\d+)([a-z]?)(期|批|级|轮|届)")
+# A member of a numbered series: a phase (二期), a batch (第三批), a grade (2A级), a round, a term
+# (ordinal numerals, as wording.PHASE: 两级 is a count, not a grade).
+INSTANCE = re.compile(rf"(?<![{CN_NUM}\d.])([{ORDINAL_NUM}]+|\d+)([a-z]?)(期|批|级|轮|届)")
 # Years named relative to now: a passage about 今年 says nothing of 去年.
 RELATIVE_YEARS = ("前年", "去年", "今年", "明年")
 

@@ -153,14 +153,23 @@ def lean_figures(
     return out
 
 
+def impute(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """`x` with each missing value (dense scores without an embedder) read as its column's mean,
+    and those means."""
+    mu = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(width)
+    return np.where(np.isnan(x), mu, x), mu
+
+
+def question_table(rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
+    """Question feature rows as lists in QUESTION_FEATURES order, NaN where one is missing."""
+    return [[r.get(n, math.nan) for n in QUESTION_FEATURES] for r in rows]
+
+
 def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(rows, dtype=float)
+    x, mu = impute(np.asarray(rows, dtype=float), len(names))
     y = np.asarray(labels)
-    # A feature missing for a row (dense scores without an embedder) is read as its mean.
-    mu = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(len(names))
-    x = np.where(np.isnan(x), mu, x)
     sd = x.std(axis=0)
     sd[sd < 1e-9] = 1.0
     if len(set(y.tolist())) < 2:  # a degenerate fold: predict the base rate
@@ -192,9 +201,12 @@ def _question_rows(cases: Sequence[Case], sentence: Logistic) -> list[dict[str, 
     ]
 
 
-def _folds(cases: Sequence[Case], k: int = FOLDS) -> list[list[int]]:
-    """Indices of cases in k folds, whole document groups at a time."""
+def _folds(cases: Sequence[Case], k: int = FOLDS, seed: int | None = None) -> list[list[int]]:
+    """Indices of cases in k folds, whole document groups at a time (dealt in sorted order, or
+    shuffled by `seed`)."""
     groups = sorted({c.item.group or c.item.doc for c in cases})
+    if seed is not None:
+        random.Random(seed).shuffle(groups)
     fold_of = {g: i % k for i, g in enumerate(groups)}
     return [
         [i for i, c in enumerate(cases) if fold_of[c.item.group or c.item.doc] == f]
@@ -212,7 +224,7 @@ def fit_question(cases: Sequence[Case]) -> tuple[Logistic, list[float]]:
         for i, row in zip(fold, rows, strict=True):
             feats[i] = row
     labels = [int(c.item.answerable) for c in cases]
-    table = [[f.get(n, math.nan) for n in QUESTION_FEATURES] for f in feats]
+    table = question_table(feats)
     question = _fit(table, labels, QUESTION_FEATURES)
     oof = [0.0] * len(cases)
     for fold in folds:
@@ -325,14 +337,7 @@ def ranking(cases: Sequence[Case], probs: Sequence[float]) -> dict[str, float]:
 
 def question_probabilities(cases: Sequence[Case], model: AnswerModel) -> list[float]:
     """The question model's probability for each case, as `respond` computes it."""
-    return [
-        model.question.probability(
-            features_of(
-                c.reading, model.sentence_probabilities([x.features for x in c.reading.pool])
-            )
-        )
-        for c in cases
-    ]
+    return [model.question.probability(r) for r in _question_rows(cases, model.sentence)]
 
 
 def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[str, Any]:
