@@ -239,10 +239,31 @@ def test_a_series_member_the_passages_name_only_others_of_is_a_gap(
         ("同一块地被卖给了好几家，法院会判给谁？", "count"),  # 好几家: several, not "how many"
         ("十几个项目里哪个先开工？", "count"),
         ("修标准之前他们去哪些核电厂摸过情况？", "venue"),  # 去哪些: which ones, not where
+        # A yes-or-no question names a price but asks whether the contract stands.
+        ("协议出让的地价比当地政府定的最低价还低，合同还算数吗？", "money"),
+        # The clause naming the figure asks nothing; the question that follows asks another thing.
+        ("村民没审批就在村里占地盖房，归哪个部门管？", "area"),
+        ("住公租房期间家里收入涨了，要在多长时间内去报？", "money"),
     ],
 )
 def test_wording_that_asks_for_no_figure_asks_for_none(question: str, kind: str) -> None:
     assert kind not in analyse(question, ANALYZER).answer_types
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("占用耕地交的耕地开垦费，每亩标准是多少？", "money"),  # named, then asked how much
+        ("住公租房期间家里收入涨了，要在多长时间内去报？", "duration"),
+        ("罚款怎么算？", "money"),  # its own clause asks
+        ("基本农田占耕地的比例，两部法规要求一样吗？", "percent"),  # a comparison of the figures
+        ("那竣工率呢？", "percent"),  # 呢 asks again
+        ("发现有人乱占耕地，举报电话是12336吗？", "contact"),  # a number named is a number asked
+        ("公租房租金标准", "money"),  # a bare phrase
+    ],
+)
+def test_a_kind_of_figure_is_asked_where_a_clause_asks_for_it(question: str, kind: str) -> None:
+    assert kind in analyse(question, ANALYZER).answer_types
 
 
 def test_a_passage_naming_a_contact_without_giving_it_does_not_answer() -> None:

@@ -14,6 +14,8 @@ from assistant.text.tokenize import NUMBER_RE, STOPWORDS, SynonymTable, normalis
 from assistant.text.wording import (
     ANSWER_TYPES,
     AREA_KINDS,
+    ASKS,
+    ASKS_QUANTITY,
     CLAUSE,
     COMPARE_RE,
     CONJUNCTION,
@@ -34,6 +36,7 @@ from assistant.text.wording import (
     PROCEDURE_RE,
     PURE,
     QUESTION_WORD,
+    SAME,
     UNIT_NAMES,
 )
 
@@ -154,8 +157,14 @@ def analyse(
         ):
             info.compounds.append((word, nxt[0]))
     info.focus = _focus(words)
+    info.shape = shape(q)
+    asked = _asked_clauses(q, info.shape == "compare")
     for name, (asks, _) in ANSWER_TYPES.items():
-        spans = [(m.start(), m.end() + 2) for m in asks.finditer(q)]
+        spans = [
+            (m.start(), m.end() + 2)
+            for m in asks.finditer(q)
+            if name in ALWAYS_ASKED or asked(m.start(), m.end())
+        ]
         if spans:
             info.answer_types.append(name)
             for t in info.terms:
@@ -164,7 +173,6 @@ def analyse(
                     info.type_words.setdefault(t.text, name)
     m = PER_UNIT.search(q)
     info.per_unit = UNIT_NAMES.get(m.group(1), m.group(1)) if m else ""
-    info.shape = shape(q)
     info.enumeration = bool(ENUMERATION_RE.search(q))
     own = set(info.term_texts)
     for phrase, expansion in [*matched, *((p, e) for p, e in GENERIC_PHRASES if p in q)]:
@@ -176,6 +184,35 @@ def analyse(
                     info.idf[official] = idf(official)
     info.parts = split_parts(info, q)
     return info
+
+
+# A phone number or an address is asked for whenever named ("举报电话是12336吗").
+ALWAYS_ASKED = ("contact", "venue")
+
+
+def _asked_clauses(q: str, compare: bool) -> Callable[[int, int], bool]:
+    """Whether the wording of a kind of figure at q[start:end] is asked for.
+
+    It is when its own clause asks ("罚款怎么算"), when a later clause asks a quantity without
+    naming its own kind ("非法占地的罚款，每平米各是多少"), in a comparison ("…比例，两部法规要求
+    一样吗"), or when the question is a bare phrase ("公租房租金标准"). It is not in a yes-or-no
+    question ("地价比最低价还低，合同还算数吗") or when another question follows ("在村里占地盖房，
+    归哪个部门管"; "收入涨了，要在多长时间内去报" asks a duration, not money).
+    """
+    if compare or SAME.search(q) or not QUESTION_WORD.search(q):
+        return lambda start, end: True
+    cuts = [0] + [m.end() for m in CLAUSE.finditer(q)]
+    clauses = [q[a:b] for a, b in zip(cuts, [*cuts[1:], len(q)], strict=True)]
+    typed = [any(p.search(c) for p, _ in ANSWER_TYPES.values()) for c in clauses]
+
+    def asked(start: int, end: int) -> bool:
+        first = max(k for k, a in enumerate(cuts) if a <= start)
+        last = max(k for k, a in enumerate(cuts) if a < end)
+        return any(ASKS.search(clauses[k]) for k in range(first, last + 1)) or any(
+            ASKS_QUANTITY.search(clauses[k]) and not typed[k] for k in range(last + 1, len(clauses))
+        )
+
+    return asked
 
 
 def trigger(term: Term) -> str:

@@ -50,6 +50,12 @@ CLAUSE = re.compile(r"[?？;；,，。!！()（）]+")
 QUESTION_WORD = re.compile(
     r"什么|啥|多少|几|哪|怎么|如何|怎样|吗|呢|是否|有没有|能否|谁|何时|多大|多长|多久|高还是低"
 )
+# Question words that ask for something (not 吗 or 是否: a yes-or-no question asks for no figure;
+# 呢 asks again what was asked before), and those that ask for a quantity.
+ASKS = re.compile(r"什么|啥|多少|几|哪|怎么|如何|怎样|谁|何时|多大|多长|多久|多高|多远|呢")
+ASKS_QUANTITY = re.compile(r"多少|几|多大|多长|多久|多高|多远|什么时候|啥时候|何时|哪天|哪一?年")
+# A yes-or-no question that weighs two things ("两部法规要求一样吗") asks for both figures.
+SAME = re.compile(r"一样|一致|相同|不同|区别|差别|差异")
 CONJUNCTION = re.compile(r"(?:和|与|跟|以及|及|、)(?![的])")
 # Question words whose next noun is what is asked for (the "focus").
 NOMINAL_WH = frozenset(
