@@ -33,16 +33,15 @@ import numpy as np  # noqa: E402
 
 from assistant.eval.metrics import load_qa  # noqa: E402
 from assistant.eval.tune import (  # noqa: E402
-    Case,
     _folds,
     _question_rows,
     abstain_threshold,
     fit_sentence,
     impute,
-    is_home,
     question_table,
     ranking,
-    read_cases,
+    read_sets,
+    tuning,
 )
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
@@ -88,13 +87,9 @@ def main() -> int:
         Assistant(settings.model_copy(update={"index_dir": d}), create=False)
         for d in (args.index, args.home_index)
     )
-    sets: dict[str, list[Case]] = {}
-    for name in ("tune", "public_tune", "test"):
-        items = load_qa(args.data / f"{name}.jsonl")
-        sets[name] = read_cases(library, items, name)
-        mine = [i for i in items if is_home(i)]
-        sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
-    fitting = [c for name, cs in sets.items() if "tune" in name for c in cs]
+    names = ("tune", "public_tune", "test")
+    sets = read_sets(library, {n: load_qa(args.data / f"{n}.jsonl") for n in names}, home)
+    fitting = tuning(sets)
     held_out = sets["test"]
     # Question features of the tune sets, their sentence probabilities out of fold (as `tune`).
     rows: list[dict[str, float]] = [{} for _ in fitting]

@@ -393,6 +393,25 @@ def is_home(item: QAItem) -> bool:
     return item.doc.startswith("seed/")
 
 
+def read_sets(
+    library: Assistant, data: Mapping[str, Sequence[QAItem]], home: Assistant | None = None
+) -> dict[str, list[Case]]:
+    """Each named set read against the library, and with `home` its customer's own questions
+    read against that index too, as "NAME (home index)"."""
+    sets: dict[str, list[Case]] = {}
+    for name, items in data.items():
+        sets[name] = read_cases(library, items, name)
+        if home is not None:
+            mine = [i for i in items if is_home(i)]
+            sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
+    return sets
+
+
+def tuning(sets: Mapping[str, Sequence[Case]]) -> list[Case]:
+    """The cases fitted on: every set whose name says tune."""
+    return [c for name, cases in sets.items() if "tune" in name for c in cases]
+
+
 def run(
     library: Assistant,
     data: Mapping[str, Sequence[QAItem]],
@@ -409,13 +428,8 @@ def run(
     for bot in [library, home, *(b for b, _ in (extra or {}).values())]:
         if bot is not None:
             bot.model = replace(bot.model, followup=followup, followup_lexical=lexical)
-    sets: dict[str, list[Case]] = {}
-    for name, items in data.items():
-        sets[name] = read_cases(library, items, name)
-        if home is not None:
-            mine = [i for i in items if is_home(i)]
-            sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
-    fitting = [c for name, cases in sets.items() if "tune" in name for c in cases]
+    sets = read_sets(library, data, home)
+    fitting = tuning(sets)
     meta = {
         "version": 1,
         "fitted": datetime.date.today().isoformat(),

@@ -6,6 +6,7 @@ synonym table), so answer selection and abstention can be unit-tested without an
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -206,8 +207,7 @@ def _asked_clauses(q: str, compare: bool) -> Callable[[int, int], bool]:
     typed = [any(p.search(c) for p, _ in ANSWER_TYPES.values()) for c in clauses]
 
     def asked(start: int, end: int) -> bool:
-        first = max(k for k, a in enumerate(cuts) if a <= start)
-        last = max(k for k, a in enumerate(cuts) if a < end)
+        first, last = bisect_right(cuts, start) - 1, bisect_left(cuts, end) - 1
         return any(ASKS.search(clauses[k]) for k in range(first, last + 1)) or any(
             ASKS_QUANTITY.search(clauses[k]) and not typed[k] for k in range(last + 1, len(clauses))
         )
