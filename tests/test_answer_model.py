@@ -88,6 +88,14 @@ def test_a_figure_of_the_asked_kind_counts_only_in_a_sentence_about_the_question
     assert feats["typed_coverage"] == 1.0  # no kind of figure asked: nothing to hold
 
 
+def test_a_passage_near_the_top_counts_by_its_score_not_its_rank() -> None:
+    info = analyse("带押过户怎么办理？", ANALYZER)
+    first, second = hit("带押过户业务成功落地。", 0), hit("带押过户无需归还原有房贷。", 1)
+    first.score, second.score = 0.50, 0.49
+    pool = candidates(info, [first, second], ANALYZER)
+    assert [c.features["fused_score"] for c in pool] == pytest.approx([1.0, 0.98])
+
+
 def test_logistic_probability_and_contributions() -> None:
     lg = Logistic(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
     z = 0.5 + 2.0 * (3.0 - 1.0) / 2.0 - 1.0 * 1.0

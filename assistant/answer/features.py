@@ -53,7 +53,7 @@ SENTENCE_FEATURES = (
     "list_like",  # several 、-separated items, a numbered item or a list lead-in
     "asks_list",  # the question asks for several things (shape list/procedure)
     "list_match",  # list_like × asks_list
-    "fused_rank",  # 1 / (1 + the passage's rank)
+    "fused_score",  # the passage's fused retrieval score / the best passage's
     "dense",  # dense similarity of the passage to the question (0 without an embedder)
     "sentence_dense",  # dense similarity of the sentence itself to the question
     "sentence_dense_relative",  # … minus the best of the candidates'
@@ -184,6 +184,8 @@ def sentence_features(
     n_types = max(len(info.answer_types), 1)
     asks_list = info.shape in ("list", "procedure") or info.enumeration
     best_lex = max((h.lexical or 0.0) for h in hits) or 1.0
+    # A score, not a rank: a near tie at the top must not favour the first passage's sentences.
+    best_score = max((h.score for h in hits), default=0.0) or 1.0
     own = [term_coverage(t, text, analyzer) for t in info.terms]
     # Context holds the sentence: a term the sentence covers fully, the context does too.
     wider = [
@@ -212,7 +214,7 @@ def sentence_features(
         "list_like": float(list_like(text)),
         "asks_list": float(asks_list),
         "list_match": float(asks_list and list_like(text)),
-        "fused_rank": 1.0 / (1 + unit.rank),
+        "fused_score": unit.hit.score / best_score,
         # Without an embedder the dense features are missing, and the model reads their mean.
         **({"dense": float(unit.hit.dense)} if unit.hit.dense is not None else {}),
         **(
