@@ -14,7 +14,6 @@ most probable. Each --without FEATURE adds a row fitted without that feature, on
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -30,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from assistant.answer.features import SENTENCE_FEATURES  # noqa: E402
 from assistant.eval.metrics import load_qa  # noqa: E402
-from assistant.eval.tune import Case, _fit, _folds, read_sets, tuning  # noqa: E402
+from assistant.eval.tune import Case, _folds, fit_sentence, read_sets, tuning  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 
@@ -42,13 +41,7 @@ def precision(cases: Sequence[Case], names: Sequence[str], seed: int) -> tuple[f
     top1 = top3 = judged = 0
     for fold in _folds(cases, seed=seed):
         held = set(fold)
-        rows: list[list[float]] = []
-        labels: list[int] = []
-        for i, c in enumerate(cases):
-            if i not in held and c.item.answerable:
-                rows += [[x.features.get(n, math.nan) for n in names] for x in c.reading.pool]
-                labels += c.labels
-        model = _fit(rows, labels, names)
+        model = fit_sentence([c for i, c in enumerate(cases) if i not in held], names)
         for i in fold:
             c = cases[i]
             if not c.item.answerable or not any(c.labels):

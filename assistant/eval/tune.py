@@ -182,16 +182,14 @@ def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Lo
     )
 
 
-def fit_sentence(cases: Sequence[Case]) -> Logistic:
+def fit_sentence(cases: Sequence[Case], names: Sequence[str] = SENTENCE_FEATURES) -> Logistic:
+    """The sentence model over the named features (all of them unless a bench leaves some out)."""
     rows, labels = [], []
     for c in cases:
         if c.item.answerable:
-            rows += [
-                [cand.features.get(n, math.nan) for n in SENTENCE_FEATURES]
-                for cand in c.reading.pool
-            ]
+            rows += [[cand.features.get(n, math.nan) for n in names] for cand in c.reading.pool]
             labels += c.labels
-    return _fit(rows, labels, SENTENCE_FEATURES)
+    return _fit(rows, labels, names)
 
 
 def _question_rows(cases: Sequence[Case], sentence: Logistic) -> list[dict[str, float]]:
