@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, description="The k of reciprocal rank fusion.")
     lexical_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
     dense_weight: float = Field(0.75, description="Weight of the dense ranking in fusion.")
+    sentence_weight: float = Field(
+        1.0,
+        description="Weight in fusion of each candidate passage's best sentence similarity (0: off).",
+    )
     synonyms_path: Path = Field(
         DATA_DIR / "synonyms.tsv",
         description="Editable table of everyday wording → official terms.",

@@ -29,7 +29,7 @@ from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 
 Scores = Mapping[str, float]
-Fusion = Callable[[Scores, Scores], list[tuple[str, float]]]
+Fusion = Callable[[Scores, Scores, Scores], list[tuple[str, float]]]
 
 
 def ranked(scores: Scores) -> list[str]:
@@ -39,15 +39,34 @@ def ranked(scores: Scores) -> list[str]:
 def grid() -> dict[str, Fusion]:
     out: dict[str, Fusion] = {}
     for k in (10, 60):
-        out[f"rrf k={k}"] = lambda lex, den, k=k: fuse.rrf([ranked(lex), ranked(den)], k=k)
+        out[f"rrf k={k}"] = lambda lex, den, sen, k=k: fuse.rrf([ranked(lex), ranked(den)], k=k)
     for w in (0.5, 0.75, 1.0, 1.5):
-        out[f"weighted dense={w}"] = lambda lex, den, w=w: fuse.weighted([lex, den], [1.0, w])
-    out["BM25 alone"] = lambda lex, den: [(k, lex[k]) for k in ranked(lex)]
-    out["dense alone"] = lambda lex, den: [(k, den[k]) for k in ranked(den)]
+        out[f"weighted dense={w}"] = lambda lex, den, sen, w=w: fuse.weighted([lex, den], [1.0, w])
+    # The third side: each candidate's best sentence similarity (Retriever.sentence_side).
+    for w in (0.5, 0.75, 1.0, 1.25, 1.5):
+        out[f"weighted dense=0.75 sentence={w}"] = lambda lex, den, sen, w=w: fuse.weighted(
+            [lex, den, sen], [1.0, 0.75, w]
+        )
+    out["rrf k=60 + sentence=1.0"] = lambda lex, den, sen: fuse.rrf(
+        [ranked(lex), ranked(den), ranked(sen)], k=60, weights=[1.0, 0.75, 1.0]
+    )
+    out["BM25 alone"] = lambda lex, den, sen: [(k, lex[k]) for k in ranked(lex)]
+    out["dense alone"] = lambda lex, den, sen: [(k, den[k]) for k in ranked(den)]
     return out
 
 
-def figures(bot: Assistant, items: list[QAItem], runs: dict[str, tuple[Scores, Scores]]) -> dict:
+Run = tuple[Scores, Scores, Scores]
+
+
+def sides(bot: Assistant, question: str) -> Run:
+    """BM25's, the dense search's and the sentence side's candidates for one question."""
+    retriever = bot.retriever
+    query = retriever.prepare(question)
+    lexical, dense = retriever.sides(query, bot.settings.candidates)
+    return lexical, dense, retriever.sentence_side(query, [*lexical, *dense])
+
+
+def figures(bot: Assistant, items: list[QAItem], runs: dict[str, Run]) -> dict:
     snap = bot.retriever.index.snapshot
     out = {}
     for name, fusion in grid().items():
@@ -71,11 +90,7 @@ def main() -> None:
     results = {}
     for split in ("tune", "test"):
         items = [i for i in load_qa(args.data / f"{split}.jsonl") if i.answerable and not i.history]
-        retriever = bot.retriever
-        runs = {
-            i.id: retriever.sides(retriever.prepare(i.question), bot.settings.candidates)
-            for i in items
-        }
+        runs = {i.id: sides(bot, i.question) for i in items}
         results[split] = (len(items), figures(bot, items, runs))
     (n_tune, tune), (n_test, test) = results["tune"], results["test"]
     print(f"| fusion | tune R@5 ({n_tune}) | tune MRR | test R@5 ({n_test}) | test MRR |")

@@ -12,6 +12,7 @@ import pytest
 from assistant.errors import NotFound
 from assistant.index.store import pack, unpack
 from assistant.ingest.pipeline import document_id
+from assistant.retrieve.fuse import weighted
 from assistant.retrieve.retriever import Filters
 from assistant.service import Assistant
 from assistant.settings import get_settings
@@ -326,6 +327,31 @@ def test_each_sentence_of_a_hit_is_scored_by_its_own_stored_vector(
         assert np.allclose([h.sentences[a] for a, _ in spans], fresh, atol=0.01)
     best = max(hits[0].sentences, key=hits[0].sentences.__getitem__)
     assert "带押过户" in hits[0].chunk.text[best : best + 60]
+
+
+def test_search_weighs_each_candidate_by_its_best_stored_sentence(
+    seed_assistant: Assistant,
+) -> None:
+    retriever = seed_assistant.retriever
+    prepared = retriever.prepare("房子还有贷款没还清能直接卖吗")
+    lexical, dense = retriever.sides(prepared, 30)
+    side = retriever.sentence_side(prepared, [*lexical, *dense])
+    assert set(side) == set(lexical) | set(dense)
+    hits = retriever.search_query(prepared, 5, Filters())
+    fused = weighted([lexical, dense, side], [1.0, 0.75, 1.0])
+    assert [h.chunk.id for h in hits] == [cid for cid, _ in fused[:5]]
+    retriever.score_sentences(prepared, hits)  # from the rows the sentence side read
+    for h in hits:
+        assert side[h.chunk.id] == pytest.approx(max(h.sentences.values()))
+    # Off, search fuses BM25 and the passages' own vectors alone.
+    off = get_settings(index_dir=seed_assistant.settings.index_dir, sentence_weight=0.0)
+    bare = Assistant(off, create=False).retriever
+    again = bare.prepare(prepared.text)
+    assert bare.sentence_side(again, list(side)) == {}
+    alone = weighted([lexical, dense], [1.0, 0.75])
+    assert [h.chunk.id for h in bare.search_query(again, 5, Filters())] == [
+        cid for cid, _ in alone[:5]
+    ]
 
 
 def test_sentence_vectors_follow_their_document_version(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.index.lexical import BM25, Postings
-from assistant.retrieve.fuse import minmax, rrf, weighted
+from assistant.retrieve.fuse import best_sentence, minmax, rrf, weighted
 from assistant.settings import DATA_DIR
 from assistant.text.tokenize import SynonymTable
 from tests.conftest import ANALYZER
@@ -41,6 +41,44 @@ def test_weighted_fusion_keeps_a_passage_one_side_puts_far_ahead() -> None:
     ranking = [lexical, dense]
     assert rrf([sorted(m, key=lambda k: -m[k]) for m in ranking])[0][0] != "fifteen"
     assert weighted(ranking, [1.0, 0.75])[0][0] == "fifteen"
+
+
+def test_a_passage_is_found_by_its_best_sentence_not_by_its_average() -> None:
+    """A long passage on several things, one sentence of which says what is asked, scores by
+    that sentence; fused with it, it overtakes a passage that is about the topic throughout
+    but never says it."""
+    asked = np.array([1.0, 0.0, 0.0])
+    off = np.array([0.0, 1.0, 0.0])
+    near = np.array([0.8, 0.6, 0.0])
+    rows = {
+        "mixed": np.vstack([off, off, asked, off]),  # its mean is far from the question
+        "general": np.vstack([near, near]),
+        "other": np.vstack([[0.6, 0.8, 0.0]]),
+        "old width": np.ones((2, 4)),  # vectors of another embedder are not compared
+        "none": np.zeros((0, 3)),
+    }
+    sides = best_sentence(rows, asked)
+    assert sides == pytest.approx({"mixed": 1.0, "general": 0.8, "other": 0.6})
+    lexical = {"mixed": 11.0, "general": 12.0, "other": 5.0}
+    dense = {"mixed": 0.70, "general": 0.80, "other": 0.50}  # each passage's own vector
+    assert weighted([lexical, dense], [1.0, 0.75])[0][0] == "general"
+    assert weighted([lexical, dense, sides], [1.0, 0.75, 1.0])[0][0] == "mixed"
+
+
+def test_a_passage_without_vectors_yet_is_not_buried_for_want_of_them() -> None:
+    """Just uploaded, its vectors still being computed: BM25 finds the exact article, its
+    neighbours (with vectors) are close to the question on the other two sides. Unknown there, it
+    counts as well there as it does where it is known."""
+    lexical = {"article 299": 20.0, "article 12": 9.0, "other": 2.0}
+    dense = {"article 12": 0.9, "other": 0.5}
+    sentence = {"article 12": 0.92, "other": 0.6}
+    maps, weights = [lexical, dense, sentence], [1.0, 0.75, 1.0]
+    assert weighted(maps, weights)[0][0] == "article 12"
+    fused = dict(weighted(maps, weights, unknown={"article 299"}))
+    assert fused["article 299"] == pytest.approx(2.75)
+    assert max(fused, key=fused.__getitem__) == "article 299"
+    # A passage known on every side is scored as before.
+    assert fused["article 12"] == dict(weighted(maps, weights))["article 12"]
 
 
 def test_bm25_prefers_rare_terms_and_short_documents() -> None:

@@ -69,8 +69,7 @@ QUESTION_FEATURES = (
     "second_sentence",  # the runner-up's
     "support",  # share of the question's terms found in the best passages
     "rare_support",  # idf-weighted share of them
-    "dense_top",  # dense similarity of the best passage (0 without an embedder)
-    "has_dense",  # an embedder ran
+    "dense_top",  # dense similarity of the best passage (missing without an embedder)
     "lexical_top",  # log(1 + BM25 score) of the best lexical passage
     "agreement",  # the best dense and the best lexical passage are the same one
     "gap_figure",  # a figure or year of the question absent from the passages
@@ -378,7 +377,6 @@ def question_features(
         "support": support(info, text, analyzer) if info.terms else 0.0,
         "rare_support": coverage(info, text, analyzer),
         **({"dense_top": max(dense)} if dense else {}),
-        "has_dense": 1.0 if dense else 0.0,
         "lexical_top": math.log1p(max(lexical)) if lexical else 0.0,
         **(
             {

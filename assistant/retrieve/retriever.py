@@ -25,6 +25,8 @@ class Query:
     expansions: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     vector: np.ndarray | None = None  # set by the dense search, when there is an embedder
+    # The candidates' stored sentence vectors, read once for fusion and reused for the hits.
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def expanded(self) -> str:
@@ -73,7 +75,12 @@ class Retriever:
     def search_query(self, query: Query, top_k: int, filters: Filters) -> list[Hit]:
         snap = self.index.snapshot
         lexical, dense = self.sides(query, max(self.settings.candidates, top_k), filters, snap)
-        fused = self._fuse(lexical, dense)[:top_k]
+        sentence = self.sentence_side(query, [*lexical, *dense])
+        # A document just uploaded is searchable by its words before its vectors exist: its
+        # passages are not to lose to their neighbours for want of a vector.
+        waiting = {d for d, record in snap.documents.items() if record.dense_pending}
+        pending = {c for c in lexical if snap.chunks[snap.by_id[c]].document_id in waiting}
+        fused = self._fuse(lexical, dense, sentence, pending)[:top_k]
         return [
             Hit(snap.chunks[snap.by_id[cid]], score, lexical.get(cid), dense.get(cid))
             for cid, score in fused
@@ -101,6 +108,15 @@ class Retriever:
                     dense[cid] = sim
         return lexical, dense
 
+    def sentence_side(self, query: Query, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Each candidate's best sentence similarity to the query: a passage whose one sentence
+        says what is asked, among others on other things, is found by that sentence (nothing
+        without an embedder, or with sentence_weight 0)."""
+        if query.vector is None or not self.settings.sentence_weight or not chunk_ids:
+            return {}
+        query.rows = self.index.sentence_vectors(list(dict.fromkeys(chunk_ids)))
+        return fuse.best_sentence(query.rows, query.vector)
+
     def score_sentences(self, query: Query, hits: Sequence[Hit]) -> None:
         """Set each hit's sentences' similarity to `query` (embedded unless searched with), from
         their stored vectors (one Chroma read; nothing without an embedder)."""
@@ -109,7 +125,10 @@ class Retriever:
         vector = query.vector
         if vector is None:
             query.vector = vector = self.embedder.embed([query.expanded], query=True)[0]
-        stored = self.index.sentence_vectors([h.chunk.id for h in hits])
+        ids = [h.chunk.id for h in hits]
+        stored = (
+            query.rows if all(i in query.rows for i in ids) else self.index.sentence_vectors(ids)
+        )
         for h in hits:
             rows = stored.get(h.chunk.id)
             spans = sentences(h.chunk.text, 0, len(h.chunk.text))
@@ -117,16 +136,24 @@ class Retriever:
             if rows is not None and len(rows) == len(spans) and rows.shape[1] == len(vector):
                 h.sentences = {a: float(s) for (a, _), s in zip(spans, rows @ vector, strict=True)}
 
-    def _fuse(self, lexical: dict[str, float], dense: dict[str, float]) -> list[tuple[str, float]]:
+    def _fuse(
+        self,
+        lexical: dict[str, float],
+        dense: dict[str, float],
+        sentence: dict[str, float] | None = None,
+        pending: set[str] | None = None,
+    ) -> list[tuple[str, float]]:
         s = self.settings
-        rankings: list[Sequence[str]] = [sorted(lexical, key=lambda k: -lexical[k])]
-        weights = [s.lexical_weight]
-        if dense:
-            rankings.append(sorted(dense, key=lambda k: -dense[k]))
-            weights.append(s.dense_weight)
+        sides = [(lexical, s.lexical_weight)]
+        sides += [
+            (side, w)
+            for side, w in ((dense, s.dense_weight), (sentence, s.sentence_weight))
+            if side
+        ]
         if s.fusion == "weighted":
-            return fuse.weighted([lexical, dense] if dense else [lexical], weights)
-        return fuse.rrf(rankings, k=s.rrf_k, weights=weights)
+            return fuse.weighted([m for m, _ in sides], [w for _, w in sides], pending or ())
+        rankings = [sorted(m, key=m.__getitem__, reverse=True) for m, _ in sides]
+        return fuse.rrf(rankings, k=s.rrf_k, weights=[w for _, w in sides])
 
     def _allowed(self, filters: Filters) -> set[str] | None:
         if not filters.document_ids and not filters.heading:
