@@ -78,8 +78,12 @@ class Retriever:
         sentence = self.sentence_side(query, [*lexical, *dense])
         # A document just uploaded is searchable by its words before its vectors exist: its
         # passages are not to lose to their neighbours for want of a vector.
-        waiting = {d for d, record in snap.documents.items() if record.dense_pending}
-        pending = {c for c in lexical if snap.chunks[snap.by_id[c]].document_id in waiting}
+        # (Only the candidates' own records are looked at: a search costs nothing per document.)
+        pending = {
+            c
+            for c in lexical
+            if snap.documents[snap.chunks[snap.by_id[c]].document_id].dense_pending
+        }
         fused = self._fuse(lexical, dense, sentence, pending)[:top_k]
         return [
             Hit(snap.chunks[snap.by_id[cid]], score, lexical.get(cid), dense.get(cid))
@@ -152,6 +156,7 @@ class Retriever:
         ]
         if s.fusion == "weighted":
             return fuse.weighted([m for m, _ in sides], [w for _, w in sides], pending or ())
+        # Ranks have no "unknown": a pending passage is simply absent from the dense rankings.
         rankings = [sorted(m, key=m.__getitem__, reverse=True) for m, _ in sides]
         return fuse.rrf(rankings, k=s.rrf_k, weights=[w for _, w in sides])
 
