@@ -228,7 +228,7 @@ def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> Non
 
 
 def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> None:
-    from assistant.eval.tune import figures, fit, fit_followup
+    from assistant.eval.tune import QUESTION_C_GRID, figures, fit, fit_followup
 
     def item(i: int, q: str, must: list[str], ev: list[str], kind: str = "fact") -> QAItem:
         return QAItem(f"t{i}", kind, q, [], "", must, ev, doc="seed/x", group=f"g{i % 3}")
@@ -245,8 +245,12 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
 
     cases = read_cases(seed_assistant, items)
     assert any(c.labels and any(c.labels) for c in cases if c.item.answerable)
-    model = fit(cases, seed_assistant.settings)
+    meta: dict[str, Any] = {}
+    model = fit(cases, seed_assistant.settings, meta)
     assert model.sentence.features == SENTENCE_FEATURES
+    # The question model's regularisation is chosen on these cases, out of fold, from the grid.
+    assert meta["question_regularisation"] in QUESTION_C_GRID
+    assert set(meta["separation_by_c"]) == {str(c) for c in QUESTION_C_GRID}
     got = figures(cases, model, seed_assistant.settings)
     assert got["n"] == 6 and got["false_abst"] is not None and got["r@5"] == 1.0
     follow = QAItem(
@@ -275,6 +279,24 @@ def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
     each = set_thresholds(easy + hard, probs)
     assert each == pytest.approx({"small index": 0.5 + 3 / 250 - 1e-9, "library": 0.03 - 1e-9})
     assert min(each.values()) == t
+
+
+def test_separation_is_judged_at_each_sets_own_threshold() -> None:
+    from assistant.eval.tune import Case, separation
+
+    def case(index: str, answerable: bool) -> Case:
+        kind, must = ("fact", ["x"]) if answerable else ("uncovered", [])
+        item = QAItem("q", kind, "问题", [], "", must, ["证据"] if answerable else [], doc="d")
+        return Case(item, None, [], None, index)  # type: ignore[arg-type]
+
+    # Each set: 100 answerable at 0.00 … 0.99 (its threshold: just under 0.03) and 4 uncovered.
+    cases, probs = [], []
+    for name, uncovered in (("library", [0.0, 0.01, 0.5, 0.9]), ("home", [0.0, 0.5, 0.6, 0.9])):
+        cases += [case(name, True) for _ in range(100)] + [case(name, False) for _ in range(4)]
+        probs += [i / 100 for i in range(100)] + uncovered
+    # The library abstains on 2 of its 4 uncovered, home on 1: the mean of the two shares.
+    assert separation(cases, probs) == pytest.approx((2 / 4 + 1 / 4) / 2)
+    assert separation(cases[:100], probs[:100]) == 0.0  # no uncovered question: nothing to judge
 
 
 def test_question_models_are_compared_by_ranking_whatever_the_threshold() -> None:

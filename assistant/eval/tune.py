@@ -10,10 +10,10 @@
 * the follow-up model on the tune follow-ups (label 1) and on each stand-alone question asked
   after a question about another document (label 0: a new visitor at the kiosk),
 
-chooses the thresholds (abstain and hedge; keep, span, part and duplicate for the sentences) on
-tune alone, writes assistant/data/answer_model.json, and prints the figures. Nothing is chosen on
-`test`. Leave-one-document-out refits everything without one document group at a time and judges
-that group.
+chooses the thresholds (abstain and hedge; keep, span, part and duplicate for the sentences) and
+the question model's regularisation on tune alone, writes assistant/data/answer_model.json, and
+prints the figures. Nothing is chosen on `test`. Leave-one-document-out refits everything
+without one document group at a time and judges that group.
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ SPAN_SHARES = (0.0, 1 / 3, 2 / 3, 1.0)  # of the answer's character budget (answ
 PART_GRID = (1.0, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1)
 DUPLICATE_GRID = (0.6, 0.7, 0.8, 0.9, 1.0)
 FOLDS = 5
-REGULARISATION = 1.0  # scikit-learn's default C
+REGULARISATION = 1.0  # scikit-learn's default C, for the sentence and follow-up models
+# The question model's C is chosen on tune from this grid (see choose_regularisation): its 26
+# correlated features on about a thousand questions overfit at the default, and a threshold chosen
+# on out-of-fold probabilities then fits the final model's less well.
+QUESTION_C_GRID = (1.0, 0.3, 0.1, 0.03)
 
 
 @dataclass
@@ -165,7 +169,9 @@ def question_table(rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
     return [[r.get(n, math.nan) for n in QUESTION_FEATURES] for r in rows]
 
 
-def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Logistic:
+def _fit(
+    rows: list[list[float]], labels: list[int], names: Sequence[str], c: float = REGULARISATION
+) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
     x, mu = impute(np.asarray(rows, dtype=float), len(names))
@@ -176,7 +182,7 @@ def _fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Lo
         return Logistic(tuple(names), (0.0,) * len(names), 0.0, tuple(mu), tuple(sd))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lr = LogisticRegression(C=REGULARISATION, max_iter=2000).fit((x - mu) / sd, y)
+        lr = LogisticRegression(C=c, max_iter=2000).fit((x - mu) / sd, y)
     return Logistic(
         tuple(names), tuple(lr.coef_[0].tolist()), float(lr.intercept_[0]), tuple(mu), tuple(sd)
     )
@@ -212,8 +218,9 @@ def _folds(cases: Sequence[Case], k: int = FOLDS, seed: int | None = None) -> li
     ]
 
 
-def fit_question(cases: Sequence[Case]) -> tuple[Logistic, list[float]]:
-    """The question model, and out-of-fold question probabilities for choosing thresholds."""
+def fit_question(cases: Sequence[Case], c: float = REGULARISATION) -> tuple[Logistic, list[float]]:
+    """The question model (regularisation `c`), and out-of-fold question probabilities for
+    choosing thresholds."""
     feats: list[dict[str, float]] = [{} for _ in cases]
     folds = _folds(cases)
     for fold in folds:
@@ -223,7 +230,7 @@ def fit_question(cases: Sequence[Case]) -> tuple[Logistic, list[float]]:
             feats[i] = row
     labels = [int(c.item.answerable) for c in cases]
     table = question_table(feats)
-    question = _fit(table, labels, QUESTION_FEATURES)
+    question = _fit(table, labels, QUESTION_FEATURES, c)
     oof = [0.0] * len(cases)
     for fold in folds:
         held = set(fold)
@@ -231,6 +238,7 @@ def fit_question(cases: Sequence[Case]) -> tuple[Logistic, list[float]]:
             [t for i, t in enumerate(table) if i not in held],
             [y for i, y in enumerate(labels) if i not in held],
             QUESTION_FEATURES,
+            c,
         )
         for i in fold:
             oof[i] = part.probability(feats[i])
@@ -257,18 +265,59 @@ def abstain_threshold(cases: Sequence[Case], probs: Sequence[float]) -> float:
     return min(set_thresholds(cases, probs).values(), default=0.5)
 
 
+def separation(cases: Sequence[Case], probs: Sequence[float]) -> float:
+    """The mean, over the sets read, of the share of uncovered questions abstained on at that
+    set's own abstain threshold (set_thresholds): how well out-of-fold probabilities separate
+    where the bar is, not over the whole range as the AUC does."""
+    shares = []
+    for name, t in set_thresholds(cases, probs).items():
+        no = [
+            p
+            for c, p in zip(cases, probs, strict=True)
+            if c.index == name and not c.item.answerable
+        ]
+        if no:
+            shares.append(sum(p < t for p in no) / len(no))
+    return mean(shares) if shares else 0.0
+
+
+def choose_regularisation(
+    cases: Sequence[Case], grid: Sequence[float] = QUESTION_C_GRID
+) -> tuple[float, Logistic, list[float], dict[float, float]]:
+    """The question model's C with the best out-of-fold separation on `cases` (between equals,
+    the weaker regularisation), its model, its out-of-fold probabilities, and every C's value."""
+    best: tuple[float, Logistic, list[float]] | None = None
+    values: dict[float, float] = {}
+    for c in sorted(grid, reverse=True):
+        question, oof = fit_question(cases, c)
+        values[c] = separation(cases, oof)
+        if best is None or values[c] > values[best[0]]:
+            best = (c, question, oof)
+    if best is None:
+        raise ValueError("choose_regularisation needs a grid of at least one C")
+    return (*best, values)
+
+
 def fit(
     cases: Sequence[Case],
     settings: Any,
     meta: dict[str, Any] | None = None,
     selection: Thresholds | None = None,
+    question_c: float | None = None,
 ) -> AnswerModel:
     """Both models and the thresholds, from `cases` alone (`selection`: keep, span, part and
-    duplicate given, not searched, as leave-one-document-out does to stay affordable)."""
+    duplicate, and `question_c`: the question model's regularisation, given, not searched, as
+    leave-one-document-out does to stay affordable)."""
     sentence = fit_sentence(cases)
-    question, oof = fit_question(cases)
+    if question_c is None:
+        question_c, question, oof, by_c = choose_regularisation(cases)
+    else:
+        question, oof = fit_question(cases, question_c)
+        by_c = {}
     t_abstain = abstain_threshold(cases, oof)
     if meta is not None:  # which set binds the threshold, and the model's out-of-fold ranking
+        meta["question_regularisation"] = question_c
+        meta["separation_by_c"] = {str(k): round(v, 4) for k, v in by_c.items()}
         meta["abstain_by_set"] = {k: round(v, 4) for k, v in set_thresholds(cases, oof).items()}
         meta["question_oof"] = ranking(cases, oof)
     if selection is None:
@@ -351,15 +400,16 @@ def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[st
 
 
 def leave_one_group_out(
-    cases: Sequence[Case], settings: Any, selection: Thresholds
+    cases: Sequence[Case], settings: Any, selection: Thresholds, question_c: float = REGULARISATION
 ) -> dict[str, Any]:
     """Refit both models and the abstain threshold without each document group in turn and judge
-    that group; figures over all of them (keep, span, part and duplicate as fitted on tune)."""
+    that group; figures over all of them (keep, span, part, duplicate and the question model's
+    regularisation as fitted on tune)."""
     records = []
     for g in sorted({c.item.group for c in cases}):
         held = [c for c in cases if c.item.group == g]
         rest = [c for c in cases if c.item.group != g]
-        model = fit(rest, settings, selection=selection)
+        model = fit(rest, settings, selection=selection, question_c=question_c)
         records += [
             judge_answer(c.item, respond(c.reading, model, settings, c.item.history)) for c in held
         ]
@@ -444,7 +494,10 @@ def run(
     if lodo:
         everything = [c for cases in sets.values() for c in cases]
         rows["leave-one-document-out"] = leave_one_group_out(
-            everything, library.settings, model.thresholds
+            everything,
+            library.settings,
+            model.thresholds,
+            model.meta.get("question_regularisation", REGULARISATION),
         )
     leans, plain = {}, {}
     for name, items in data.items():
@@ -474,6 +527,10 @@ def run(
         "abstain threshold each set would allow (the lowest is taken): "
         + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("abstain_by_set", {}).items())
         + "\n"
+        f"question model's regularisation C {model.meta.get('question_regularisation')}"
+        " (out-of-fold separation at each set's threshold, by C: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("separation_by_c", {}).items())
+        + ")\n"
         "question model's ranking, whatever the threshold (AUC; uncovered abstained on where"
         f" {', '.join(f'{r:.0%}' for r in FALSE_RATES)} of answerable ones would be):\n"
         + "\n".join(
