@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from assistant.answer.pipeline import respond  # noqa: E402
-from assistant.eval.metrics import load_qa, squash  # noqa: E402
-from assistant.eval.tune import Case, read_sets  # noqa: E402
+from assistant.eval.metrics import squash  # noqa: E402
+from assistant.eval.tune import Case, read_blind  # noqa: E402
 from assistant.models import Hit  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
@@ -67,7 +67,8 @@ def category(case: Case, bot: Assistant) -> str:
     passages = [squash(h.chunk.text) for h in reading.hits]
     unread = [f for f in missing if not any(f in p for p in passages)]
     if unread:
-        near = all(any(f in _around(bot, h) for h in reading.hits) for f in unread)
+        around = _around(bot, reading.hits)
+        near = all(any(f in a for a in around) for f in unread)
         return "not read, near a passage read" if near else "not read"
     probs = model.sentence_probabilities([c.features for c in reading.pool])
     order = sorted(range(len(probs)), key=lambda i: -probs[i])
@@ -82,11 +83,14 @@ def category(case: Case, bot: Assistant) -> str:
     return f"read, sentence rank {'1' if worst == 1 else '2-3' if worst <= 3 else '4+'}"
 
 
-def _around(bot: Assistant, hit: Hit) -> str:
-    """The passage's document text from NEAR characters before it to NEAR after."""
-    chunk = hit.chunk
-    _, text = bot.document(chunk.document_id)
-    return squash(text[max(0, chunk.start - NEAR) : chunk.end + NEAR])
+def _around(bot: Assistant, hits: Sequence[Hit]) -> list[str]:
+    """Each passage's document text from NEAR characters before it to NEAR after (each document
+    read once)."""
+    texts = {d: bot.document(d)[1] for d in {h.chunk.document_id for h in hits}}
+    return [
+        squash(texts[h.chunk.document_id][max(0, h.chunk.start - NEAR) : h.chunk.end + NEAR])
+        for h in hits
+    ]
 
 
 def counts(cases: Sequence[Case], bot: Assistant) -> Counter[str]:
@@ -100,13 +104,9 @@ def main() -> int:
     p.add_argument("--home-index", type=Path, required=True)
     p.add_argument("--data", type=Path, default=REPO / "bench/data/blind")
     args = p.parse_args()
-    settings = get_settings()
-    library, home = (
-        Assistant(settings.model_copy(update={"index_dir": d}), create=False)
-        for d in (args.index, args.home_index)
+    sets, library, home = read_blind(
+        get_settings(), args.index, args.home_index, args.data, ("tune", "test")
     )
-    names = ("tune", "test")
-    sets = read_sets(library, {n: load_qa(args.data / f"{n}.jsonl") for n in names}, home)
     table = {
         name: counts(cases, home if name.endswith("(home index)") else library)
         for name, cases in sets.items()

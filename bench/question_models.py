@@ -31,7 +31,6 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from assistant.eval.metrics import load_qa  # noqa: E402
 from assistant.eval.tune import (  # noqa: E402
     _folds,
     _question_rows,
@@ -40,10 +39,9 @@ from assistant.eval.tune import (  # noqa: E402
     impute,
     question_table,
     ranking,
-    read_sets,
+    read_blind,
     tuning,
 )
-from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 
 SHUFFLES = 5
@@ -82,13 +80,8 @@ def main() -> int:
     p.add_argument("--home-index", type=Path, required=True)
     p.add_argument("--data", type=Path, default=REPO / "bench/data/blind")
     args = p.parse_args()
-    settings = get_settings()
-    library, home = (
-        Assistant(settings.model_copy(update={"index_dir": d}), create=False)
-        for d in (args.index, args.home_index)
-    )
     names = ("tune", "public_tune", "test")
-    sets = read_sets(library, {n: load_qa(args.data / f"{n}.jsonl") for n in names}, home)
+    sets, _, _ = read_blind(get_settings(), args.index, args.home_index, args.data, names)
     fitting = tuning(sets)
     held_out = sets["test"]
     # Question features of the tune sets, their sentence probabilities out of fold (as `tune`).

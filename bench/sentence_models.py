@@ -28,9 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from assistant.answer.features import SENTENCE_FEATURES  # noqa: E402
-from assistant.eval.metrics import load_qa  # noqa: E402
-from assistant.eval.tune import Case, _folds, fit_sentence, read_sets, tuning  # noqa: E402
-from assistant.service import Assistant  # noqa: E402
+from assistant.eval.tune import Case, _folds, fit_sentence, read_blind, tuning  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 
 SHUFFLES = 5
@@ -61,15 +59,9 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=REPO / "bench/data/blind")
     p.add_argument("--without", action="append", default=[], choices=SENTENCE_FEATURES)
     args = p.parse_args()
-    settings = get_settings()
-    library, home = (
-        Assistant(settings.model_copy(update={"index_dir": d}), create=False)
-        for d in (args.index, args.home_index)
-    )
     names = ("tune", "public_tune")
-    fitting = tuning(
-        read_sets(library, {n: load_qa(args.data / f"{n}.jsonl") for n in names}, home)
-    )
+    sets, _, _ = read_blind(get_settings(), args.index, args.home_index, args.data, names)
+    fitting = tuning(sets)
     variants = {"shipped features": SENTENCE_FEATURES}
     for name in args.without:
         variants[f"without {name}"] = tuple(n for n in SENTENCE_FEATURES if n != name)

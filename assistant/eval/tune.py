@@ -24,6 +24,7 @@ import random
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from statistics import mean
 from typing import Any
 
@@ -33,7 +34,7 @@ from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from assistant.answer.followup import LEAN_FEATURES, LEANS_AT
 from assistant.answer.model import AnswerModel, Logistic, Thresholds
 from assistant.answer.pipeline import Reading, features_of, has_topic, lean_values, read, respond
-from assistant.eval.metrics import QAItem, answer_metrics, first_hit_rank, squash
+from assistant.eval.metrics import QAItem, answer_metrics, first_hit_rank, load_qa, squash
 from assistant.eval.metrics import judge as judge_answer
 from assistant.service import Assistant
 from assistant.text.question import analyse
@@ -453,6 +454,19 @@ def read_sets(
             mine = [i for i in items if is_home(i)]
             sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
     return sets
+
+
+def read_blind(
+    settings: Any, index: Path, home_index: Path, data: Path, names: Sequence[str]
+) -> tuple[dict[str, list[Case]], Assistant, Assistant]:
+    """The named blind sets (`data`/NAME.jsonl) read by `read_sets` against the library at
+    `index` and the customer's own at `home_index`, with the two assistants (for the benches)."""
+    library, home = (
+        Assistant(settings.model_copy(update={"index_dir": d}), create=False)
+        for d in (index, home_index)
+    )
+    sets = read_sets(library, {n: load_qa(data / f"{n}.jsonl") for n in names}, home)
+    return sets, library, home
 
 
 def tuning(sets: Mapping[str, Sequence[Case]]) -> list[Case]:
