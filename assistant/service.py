@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from assistant.answer.model import AnswerModel
 from assistant.errors import IndexNotReady, NotFound
 from assistant.index.embed import Embedder, make_embedder
 from assistant.index.snapshot import Segment
-from assistant.index.store import DocumentRecord, Index, Snapshot, exists
+from assistant.index.store import DocumentRecord, Index, Snapshot, exists, other_embedders
 from assistant.ingest.metadata import FACTS, DocumentFilter, Edits, derive, merged, versions
 from assistant.ingest.pipeline import (
     IngestReport,
@@ -70,6 +71,14 @@ class Assistant:
         name = self.embedder.name if self.embedder is not None else "none"
         self.analyzer = Analyzer(self.settings.userdict_path, self.settings.synonyms_path)
         self.index = Index(self.settings, name, self.analyzer.tokenize)
+        if not create and not self.index.snapshot.documents:
+            others = other_embedders(self.settings, name)
+            if others:
+                raise IndexNotReady(
+                    f"the index at {self.settings.index_dir} has no documents for the embedder"
+                    f" {name}; it was built with {', '.join(others)}: set PA_EMBEDDER to that,"
+                    " or ingest again with this one"
+                )
         self.retriever = Retriever(self.index, self.embedder, self.settings, self.analyzer)
         self.generator: Generator | None = (
             make_generator(self.settings) if isinstance(generator, str) else generator
@@ -82,6 +91,15 @@ class Assistant:
         self._per_document: dict[str, dict[str, Any]] = {}
         self._casebook: Casebook | None = None
         self._casebook_lock = threading.Lock()
+
+    def without_embedder(self) -> Assistant:
+        """The same index, searched and answered by its words alone: what a deployment without an
+        embedder reads (the tune command fits the lexical models on it)."""
+        lexical = copy.copy(self)
+        lexical.embedder = None
+        lexical.retriever = Retriever(self.index, None, self.settings, self.analyzer)
+        lexical._views = {}  # its own answers: the cache of recent answers is one of the views
+        return lexical
 
     def view(self, name: str, build: Callable[[Snapshot], T]) -> T:
         """`build(snapshot)` under `name`, computed again only when the index or an edit changes

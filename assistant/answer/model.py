@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,9 @@ class Thresholds:
 class AnswerModel:
     """Sentence selection, abstention and the follow-up decision, fitted together; `meta` records
     how and on what. Without `followup` (an older file) a rule decides what leans on the history;
-    `followup_lexical` is the same decision fitted without the dense similarity."""
+    `followup_lexical` is the same decision fitted without the dense similarity, and `lexical` the
+    sentence and question models with their thresholds fitted on questions read without an
+    embedder (None in an older file: the dense features are then read at their means)."""
 
     sentence: Logistic
     question: Logistic
@@ -93,6 +95,7 @@ class AnswerModel:
     meta: dict[str, Any] = field(default_factory=dict)
     followup: Logistic | None = None
     followup_lexical: Logistic | None = None
+    lexical: AnswerModel | None = None
 
     def followup_for(self, dense: bool) -> Logistic | None:
         """The follow-up model for a search with (`dense`) or without an embedder."""
@@ -100,30 +103,53 @@ class AnswerModel:
             return self.followup
         return self.followup_lexical
 
+    def for_search(self, dense: bool) -> AnswerModel:
+        """The models for a search with (`dense`) or without an embedder: without one, the
+        passages and the features differ, and so do the weights and the abstain threshold."""
+        if dense or self.lexical is None:
+            return self
+        return replace(self.lexical, followup=self.followup, followup_lexical=self.followup_lexical)
+
     def sentence_probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
         return [self.sentence.probability(r) for r in rows]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.meta.get("version", 1),
-            "sentence": self.sentence.to_json(),
-            "question": self.question.to_json(),
-            "thresholds": {
-                "keep": round(self.thresholds.keep, 4),
-                "abstain": round(self.thresholds.abstain, 4),
-                "answer": round(self.thresholds.answer, 4),
-                "span": self.thresholds.span,
-                "part": round(self.thresholds.part, 4),
-                "duplicate": round(self.thresholds.duplicate, 4),
-            },
+            **self._fitted(),
             **({"followup": self.followup.to_json()} if self.followup is not None else {}),
             **(
                 {"followup_lexical": self.followup_lexical.to_json()}
                 if self.followup_lexical is not None
                 else {}
             ),
+            **({"lexical": self.lexical._fitted()} if self.lexical is not None else {}),
             "meta": self.meta,
         }
+
+    def _fitted(self) -> dict[str, Any]:
+        """The sentence and question models and the thresholds (what a lexical variant has)."""
+        t = self.thresholds
+        return {
+            "sentence": self.sentence.to_json(),
+            "question": self.question.to_json(),
+            "thresholds": {
+                "keep": round(t.keep, 4),
+                "abstain": round(t.abstain, 4),
+                "answer": round(t.answer, 4),
+                "span": t.span,
+                "part": round(t.part, 4),
+                "duplicate": round(t.duplicate, 4),
+            },
+        }
+
+    @classmethod
+    def _from_fitted(cls, data: Mapping[str, Any]) -> AnswerModel:
+        return cls(
+            Logistic.from_json(data["sentence"]),
+            Logistic.from_json(data["question"]),
+            Thresholds(**data["thresholds"]),
+        )
 
     def save(self, path: Path = MODEL_PATH) -> None:
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", "utf-8")
@@ -143,15 +169,16 @@ class AnswerModel:
     def load(cls, path: Path = MODEL_PATH) -> AnswerModel:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
-                Logistic.from_json(data["sentence"]),
-                Logistic.from_json(data["question"]),
-                Thresholds(**data["thresholds"]),
-                dict(data.get("meta", {})),
-                Logistic.from_json(data["followup"]) if "followup" in data else None,
-                Logistic.from_json(data["followup_lexical"])
-                if "followup_lexical" in data
-                else None,
+            return replace(
+                cls._from_fitted(data),
+                meta=dict(data.get("meta", {})),
+                followup=Logistic.from_json(data["followup"]) if "followup" in data else None,
+                followup_lexical=(
+                    Logistic.from_json(data["followup_lexical"])
+                    if "followup_lexical" in data
+                    else None
+                ),
+                lexical=cls._from_fitted(data["lexical"]) if "lexical" in data else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"cannot read the answer model {path}: {exc}") from exc

@@ -85,6 +85,7 @@ def answer(
 ) -> Answer:
     """A cited answer, a hedged one, or a polite abstention, with the reasons for the outcome."""
     clock = Clock()
+    model = model.for_search(retriever.embedder is not None)
     reading = read(
         question, history, answers, retriever, vocabulary, settings, clock, generator,
         jurisdictions, filters, model.followup_for(retriever.embedder is not None),

@@ -161,7 +161,11 @@ def lean_figures(
 def impute(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """`x` with each missing value (dense scores without an embedder) read as its column's mean,
     and those means."""
-    mu = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(width)
+    if not len(x):
+        return x, np.zeros(width)
+    # A column nothing fills (dense features read without an embedder) has mean 0, silently.
+    counts = (~np.isnan(x)).sum(axis=0)
+    mu = np.nansum(x, axis=0) / np.maximum(counts, 1)
     return np.where(np.isnan(x), mu, x), mu
 
 
@@ -442,6 +446,42 @@ def is_home(item: QAItem) -> bool:
     return item.doc.startswith("seed/")
 
 
+def fit_words_only(
+    model: AnswerModel,
+    library: Assistant,
+    data: Mapping[str, Sequence[QAItem]],
+    home: Assistant | None = None,
+) -> tuple[AnswerModel, str]:
+    """`model` with its lexical variant: the sentence and question models and the abstain
+    threshold fitted again on the same questions read without an embedder (other passages, no
+    dense features), keep, span, part and duplicate as `model` has them; and its report."""
+    sets = read_sets(library.without_embedder(), data, home.without_embedder() if home else None)
+    meta: dict[str, Any] = {}
+    words = fit(tuning(sets), library.settings, meta, selection=model.thresholds)
+    settings = library.settings
+    rows = {name: figures(cases, words, settings) for name, cases in sets.items() if cases}
+    # What a deployment without an embedder got before: the dense model, dense features missing.
+    rows |= {
+        f"{name}, the dense model": figures(sets[name], model, settings)
+        for name in ("tune", "test")
+        if sets.get(name)
+    }
+    model.meta["lexical"] = {
+        **{k: meta[k] for k in ("question_regularisation", "abstain_by_set", "question_oof")},
+        **{
+            f"{name}_figures": {k: round(v, 4) if isinstance(v, float) else v for k, v in f.items()}
+            for name, f in rows.items()
+            if name in ("tune", "test")
+        },
+    }
+    report = (
+        "without an embedder (the same questions read by their words alone; the lexical models,"
+        f" abstain {words.thresholds.abstain:.3f}, question model's C"
+        f" {meta['question_regularisation']}):\n{table(rows)}\n"
+    )
+    return replace(model, lexical=words), report
+
+
 def read_sets(
     library: Assistant, data: Mapping[str, Sequence[QAItem]], home: Assistant | None = None
 ) -> dict[str, list[Case]]:
@@ -502,6 +542,7 @@ def run(
     model = replace(
         fit(fitting, library.settings, meta), followup=followup, followup_lexical=lexical
     )
+    model, words_report = fit_words_only(model, library, data, home)
     rows = {name: figures(cases, model, library.settings) for name, cases in sets.items() if cases}
     for name, (bot, items) in (extra or {}).items():
         rows[name] = figures(read_cases(bot, items), model, bot.settings)
@@ -553,7 +594,8 @@ def run(
             if r
         )
         + "\n"
-        f"sentence model (standardised coefficients):\n{weights(model.sentence)}\n"
+        + words_report
+        + f"sentence model (standardised coefficients):\n{weights(model.sentence)}\n"
         f"question model:\n{weights(model.question)}\n"
         f"follow-up model:\n{weights(followup)}\nfollow-up decision (unrelated: a stand-alone question"
         f" after one about another document):\n{lean_table}"

@@ -594,6 +594,23 @@ def page_spans(raw: str) -> list[PageSpan]:
     return [PageSpan(n, a, b) for n, a, b in json.loads(raw or "[]")]
 
 
+def other_embedders(settings: Settings, embedder_name: str) -> list[str]:
+    """The embedders other than `embedder_name` that an embedded index folder holds documents
+    for (each keeps its own collections and lexical segments): why a search may find nothing."""
+    own = f"{settings.collection}-{slug(embedder_name)}"
+    folder = Path(settings.index_dir, "lexical")
+    if settings.chroma_mode == "http" or not folder.is_dir():
+        return []
+    return sorted(
+        d.name[len(settings.collection) + 1 :].rsplit("-", 1)[0]
+        for d in folder.iterdir()
+        if d.is_dir()
+        and d.name.startswith(f"{settings.collection}-")
+        and d.name != own
+        and any(d.iterdir())
+    )
+
+
 def exists(settings: Settings) -> bool:
     """Whether an embedded index has been built at settings.index_dir."""
     return settings.chroma_mode == "http" or Path(settings.index_dir, "chroma").exists()
