@@ -466,7 +466,7 @@ def fit_words_only(
         for name in ("tune", "test")
         if sets.get(name)
     }
-    model.meta["lexical"] = {
+    fitted = {
         **{k: meta[k] for k in ("question_regularisation", "abstain_by_set", "question_oof")},
         **{
             f"{name}_figures": {k: round(v, 4) if isinstance(v, float) else v for k, v in f.items()}
@@ -479,7 +479,7 @@ def fit_words_only(
         f" abstain {words.thresholds.abstain:.3f}, question model's C"
         f" {meta['question_regularisation']}):\n{table(rows)}\n"
     )
-    return replace(model, lexical=words), report
+    return replace(model, lexical=words, meta={**model.meta, "lexical": fitted}), report
 
 
 def read_sets(
