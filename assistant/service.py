@@ -71,14 +71,14 @@ class Assistant:
         name = self.embedder.name if self.embedder is not None else "none"
         self.analyzer = Analyzer(self.settings.userdict_path, self.settings.synonyms_path)
         self.index = Index(self.settings, name, self.analyzer.tokenize)
-        if not create and not self.index.snapshot.documents:
-            others = other_embedders(self.settings, name)
-            if others:
-                raise IndexNotReady(
-                    f"the index at {self.settings.index_dir} has no documents for the embedder"
-                    f" {name}; it was built with {', '.join(others)}: set PA_EMBEDDER to that,"
-                    " or ingest again with this one"
-                )
+        # A folder listing first: the index itself is read only when another embedder built one.
+        others = [] if create else other_embedders(self.settings, name)
+        if others and not self.index.snapshot.documents:
+            raise IndexNotReady(
+                f"the index at {self.settings.index_dir} has no documents for the embedder"
+                f" {name}; it was built with {', '.join(others)}: set PA_EMBEDDER to that,"
+                " or ingest again with this one"
+            )
         self.retriever = Retriever(self.index, self.embedder, self.settings, self.analyzer)
         self.generator: Generator | None = (
             make_generator(self.settings) if isinstance(generator, str) else generator

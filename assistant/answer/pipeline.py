@@ -85,10 +85,11 @@ def answer(
 ) -> Answer:
     """A cited answer, a hedged one, or a polite abstention, with the reasons for the outcome."""
     clock = Clock()
-    model = model.for_search(retriever.embedder is not None)
+    dense = retriever.embedder is not None
+    model = model.for_search(dense)
     reading = read(
         question, history, answers, retriever, vocabulary, settings, clock, generator,
-        jurisdictions, filters, model.followup_for(retriever.embedder is not None),
+        jurisdictions, filters, model.followup_for(dense),
     )  # fmt: skip
     with clock("answer"):
         result = respond(reading, model, settings, history, generator)

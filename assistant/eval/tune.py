@@ -457,8 +457,8 @@ def fit_words_only(
     dense features), keep, span, part and duplicate as `model` has them; and its report."""
     sets = read_sets(library.without_embedder(), data, home.without_embedder() if home else None)
     meta: dict[str, Any] = {}
-    words = fit(tuning(sets), library.settings, meta, selection=model.thresholds)
     settings = library.settings
+    words = fit(tuning(sets), settings, meta, selection=model.thresholds)
     rows = {name: figures(cases, words, settings) for name, cases in sets.items() if cases}
     # What a deployment without an embedder got before: the dense model, dense features missing.
     rows |= {

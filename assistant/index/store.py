@@ -79,7 +79,7 @@ class Index:
         self.embedder_name = embedder_name
         self._tokenize = tokenize
         self._client = make_client(settings)
-        prefix = f"{settings.collection}-{slug(embedder_name)}"
+        prefix = collection_prefix(settings, embedder_name)
         self._chunks = self._client.get_or_create_collection(
             f"{prefix}-chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
@@ -594,10 +594,16 @@ def page_spans(raw: str) -> list[PageSpan]:
     return [PageSpan(n, a, b) for n, a, b in json.loads(raw or "[]")]
 
 
+def collection_prefix(settings: Settings, embedder_name: str) -> str:
+    """What an embedder's collections and lexical segments are named by: changing models never
+    mixes vector spaces."""
+    return f"{settings.collection}-{slug(embedder_name)}"
+
+
 def other_embedders(settings: Settings, embedder_name: str) -> list[str]:
     """The embedders other than `embedder_name` that an embedded index folder holds documents
     for (each keeps its own collections and lexical segments): why a search may find nothing."""
-    own = f"{settings.collection}-{slug(embedder_name)}"
+    own = collection_prefix(settings, embedder_name)
     folder = Path(settings.index_dir, "lexical")
     if settings.chroma_mode == "http" or not folder.is_dir():
         return []
