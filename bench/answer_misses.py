@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from assistant.answer.pipeline import respond  # noqa: E402
+from assistant.eval.cases import Case, read_blind  # noqa: E402
 from assistant.eval.metrics import squash  # noqa: E402
-from assistant.eval.tune import Case, read_blind  # noqa: E402
 from assistant.models import Hit  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402

@@ -31,6 +31,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from assistant.eval.cases import read_blind, tuning  # noqa: E402
+from assistant.eval.report import ranking  # noqa: E402
 from assistant.eval.tune import (  # noqa: E402
     _folds,
     _question_rows,
@@ -38,9 +40,6 @@ from assistant.eval.tune import (  # noqa: E402
     fit_sentence,
     impute,
     question_table,
-    ranking,
-    read_blind,
-    tuning,
 )
 from assistant.settings import get_settings  # noqa: E402
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.eval.metrics import answer_metrics, judge, load_qa
-from assistant.eval.tune import table
+from assistant.eval.report import table
 from assistant.ingest.metadata import derive
 from assistant.text.places import Gazetteer
 

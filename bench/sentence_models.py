@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from assistant.answer.features import SENTENCE_FEATURES  # noqa: E402
-from assistant.eval.tune import Case, _folds, fit_sentence, read_blind, tuning  # noqa: E402
+from assistant.eval.cases import Case, read_blind, tuning  # noqa: E402
+from assistant.eval.tune import _folds, fit_sentence  # noqa: E402
 from assistant.settings import get_settings  # noqa: E402
 
 SHUFFLES = 5

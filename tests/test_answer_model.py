@@ -272,7 +272,8 @@ def test_explain_gives_the_outcome_gaps_and_features(seed_assistant: Any) -> Non
 
 
 def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> None:
-    from assistant.eval.tune import QUESTION_C_GRID, figures, fit, fit_followup, fit_words_only
+    from assistant.eval.report import figures
+    from assistant.eval.tune import QUESTION_C_GRID, fit, fit_followup, fit_words_only
 
     def item(i: int, q: str, must: list[str], ev: list[str], kind: str = "fact") -> QAItem:
         return QAItem(f"t{i}", kind, q, [], "", must, ev, doc="seed/x", group=f"g{i % 3}")
@@ -285,7 +286,7 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
         item(4, "杭州的公积金怎么提取？", [], [], "uncovered"),
         item(5, "宅基地一户能批多少平方米？", [], [], "uncovered"),
     ]
-    from assistant.eval.tune import read_cases
+    from assistant.eval.cases import read_cases
 
     cases = read_cases(seed_assistant, items)
     assert any(c.labels and any(c.labels) for c in cases if c.item.answerable)
@@ -312,7 +313,8 @@ def test_tune_fits_on_tune_and_reports_held_out_figures(seed_assistant: Any) -> 
 
 
 def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
-    from assistant.eval.tune import Case, abstain_threshold, set_thresholds
+    from assistant.eval.cases import Case
+    from assistant.eval.tune import abstain_threshold, set_thresholds
 
     def case(index: str) -> Case:
         item = QAItem("q", "fact", "问题", [], "", ["x"], ["证据"], doc="d")
@@ -332,7 +334,8 @@ def test_the_abstain_threshold_keeps_every_set_within_the_bar() -> None:
 
 
 def test_separation_is_judged_at_each_sets_own_threshold() -> None:
-    from assistant.eval.tune import Case, separation
+    from assistant.eval.cases import Case
+    from assistant.eval.tune import separation
 
     def case(index: str, answerable: bool) -> Case:
         kind, must = ("fact", ["x"]) if answerable else ("uncovered", [])
@@ -350,7 +353,8 @@ def test_separation_is_judged_at_each_sets_own_threshold() -> None:
 
 
 def test_question_models_are_compared_by_ranking_whatever_the_threshold() -> None:
-    from assistant.eval.tune import Case, ranking
+    from assistant.eval.cases import Case
+    from assistant.eval.report import ranking
 
     def case(answerable: bool) -> Case:
         kind, must = ("fact", ["x"]) if answerable else ("uncovered", [])

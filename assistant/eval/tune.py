@@ -14,6 +14,9 @@ chooses the thresholds (abstain and hedge; keep, span, part and duplicate for th
 the question model's regularisation on tune alone, writes assistant/data/answer_model.json, and
 prints the figures. Nothing is chosen on `test`. Leave-one-document-out refits everything
 without one document group at a time and judges that group.
+
+The questions are read and labelled by `eval.cases`; the figures and the report are
+`eval.report`'s.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ import math
 import random
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from statistics import mean
 from typing import Any
 
@@ -33,9 +35,11 @@ import numpy as np
 from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from assistant.answer.followup import LEAN_FEATURES, LEANS_AT
 from assistant.answer.model import AnswerModel, Logistic, Thresholds
-from assistant.answer.pipeline import Reading, features_of, has_topic, lean_values, read, respond
-from assistant.eval.metrics import QAItem, answer_metrics, first_hit_rank, load_qa, squash
+from assistant.answer.pipeline import features_of, has_topic, lean_values, respond
+from assistant.eval.cases import Case, read_cases, read_sets, tuning
+from assistant.eval.metrics import QAItem, answer_metrics
 from assistant.eval.metrics import judge as judge_answer
+from assistant.eval.report import figures, ranking, summary, table
 from assistant.service import Assistant
 from assistant.text.question import analyse
 
@@ -51,54 +55,6 @@ REGULARISATION = 1.0  # scikit-learn's default C, for the sentence and follow-up
 # correlated features on about a thousand questions overfit at the default, and a threshold chosen
 # on out-of-fold probabilities then fits the final model's less well.
 QUESTION_C_GRID = (1.0, 0.3, 0.1, 0.03)
-
-
-@dataclass
-class Case:
-    """One question read against the index, with the label of each candidate sentence."""
-
-    item: QAItem
-    reading: Reading
-    labels: list[int]
-    rank: int | None
-    # The set and index it was read from: each keeps to the false-abstention bar on its own.
-    index: str = ""
-
-
-def evidence_in(text: str, evidence: Sequence[str]) -> bool:
-    """The text shares min(10, len(e)) characters in a row with an evidence string e."""
-    t = squash(text)
-    for e in evidence:
-        e = squash(e)
-        n = min(10, len(e))
-        if e and any(e[i : i + n] in t for i in range(len(e) - n + 1)):
-            return True
-    return False
-
-
-def read_cases(bot: Assistant, items: Sequence[QAItem], index: str = "") -> list[Case]:
-    """Each question read as `answer()` reads it (earlier turns sent as the history); `index`
-    names the set and index they are read from."""
-    out = []
-    vocab = bot.vocabulary()
-    for item in items:
-        # Follow-ups are judged with the assistant's own earlier answers in the history.
-        answers = [bot.ask(h, item.history[:i]).text for i, h in enumerate(item.history)]
-        r = read(
-            item.question,
-            item.history,
-            answers,
-            bot.retriever,
-            vocab,
-            bot.settings,
-            jurisdictions=bot.jurisdictions(),
-            filters=bot.answer_filters(item.question),
-            followup=bot.model.followup_for(bot.retriever.embedder is not None),
-        )
-        labels = [int(evidence_in(c.unit.text, item.evidence)) for c in r.pool]
-        rank = first_hit_rank(r.hits, item.evidence) if item.answerable else None
-        out.append(Case(item, r, labels, rank, index))
-    return out
 
 
 def lean_pairs(items: Sequence[QAItem], seed: int = 0) -> list[tuple[str, str, int]]:
@@ -365,43 +321,9 @@ def selection_value(m: Mapping[str, Any]) -> tuple[float, float]:
     return value, -(m["chars"] or 0.0)
 
 
-FALSE_RATES = (0.03, 0.05, 0.10)
-
-
-def ranking(cases: Sequence[Case], probs: Sequence[float]) -> dict[str, float]:
-    """How well question probabilities rank answerable questions above uncovered ones, whatever
-    the threshold: the AUC, and the share of uncovered questions abstained on where each of
-    FALSE_RATES of the answerable ones would be ({} without both kinds). Two question models are
-    compared on this, not on figures that move with a threshold."""
-    from sklearn.metrics import roc_auc_score
-
-    yes = sorted(p for c, p in zip(cases, probs, strict=True) if c.item.answerable)
-    no = [p for c, p in zip(cases, probs, strict=True) if not c.item.answerable]
-    if not yes or not no:
-        return {}
-    labels = [int(c.item.answerable) for c in cases]
-    out = {"auc": round(float(roc_auc_score(labels, list(probs))), 4)}
-    for rate in FALSE_RATES:
-        below = yes[int(rate * len(yes))]  # abstaining under it leaves int(rate·n) answerable out
-        out[f"abstain@{rate:.2f}"] = round(sum(p < below for p in no) / len(no), 4)
-    return out
-
-
 def question_probabilities(cases: Sequence[Case], model: AnswerModel) -> list[float]:
     """The question model's probability for each case, as `respond` computes it."""
     return [model.question.probability(r) for r in _question_rows(cases, model.sentence)]
-
-
-def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[str, Any]:
-    """The answer figures of measuring-answers.md, plus R@5 and MRR, over some cases."""
-    records = [
-        judge_answer(c.item, respond(c.reading, model, settings, c.item.history)) for c in cases
-    ]
-    out = answer_metrics(records)
-    ranks = [c.rank for c in cases if c.item.answerable and not c.item.history]
-    out["r@5"] = mean(r is not None and r <= 5 for r in ranks) if ranks else None
-    out["mrr"] = mean(1.0 / r if r else 0.0 for r in ranks) if ranks else None
-    return out
 
 
 def leave_one_group_out(
@@ -419,31 +341,6 @@ def leave_one_group_out(
             judge_answer(c.item, respond(c.reading, model, settings, c.item.history)) for c in held
         ]
     return answer_metrics(records)
-
-
-COLUMNS = ("n", "r@5", "mrr", "facts", "cited", "cite_prec", "false_abst", "abstain_ok", "hedged")
-
-
-def table(rows: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table of figures, one row per set."""
-    out = ["| set | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for name, m in rows.items():
-        cells = []
-        for c in COLUMNS:
-            v = m.get(c)
-            cells.append("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(out)
-
-
-def weights(model: Logistic) -> str:
-    """A model's standardised coefficients, one named line each."""
-    return "\n".join(f"  {n:18s} {w:+.3f}" for n, w in zip(model.features, model.coef, strict=True))
-
-
-def is_home(item: QAItem) -> bool:
-    """A question on the customer's own documents (corpus/), read against its own index too."""
-    return item.doc.startswith("seed/")
 
 
 def fit_words_only(
@@ -480,38 +377,6 @@ def fit_words_only(
         f" {meta['question_regularisation']}):\n{table(rows)}\n"
     )
     return replace(model, lexical=words, meta={**model.meta, "lexical": fitted}), report
-
-
-def read_sets(
-    library: Assistant, data: Mapping[str, Sequence[QAItem]], home: Assistant | None = None
-) -> dict[str, list[Case]]:
-    """Each named set read against the library, and with `home` its customer's own questions
-    read against that index too, as "NAME (home index)"."""
-    sets: dict[str, list[Case]] = {}
-    for name, items in data.items():
-        sets[name] = read_cases(library, items, name)
-        if home is not None:
-            mine = [i for i in items if is_home(i)]
-            sets[name + " (home index)"] = read_cases(home, mine, name + " (home index)")
-    return sets
-
-
-def read_blind(
-    settings: Any, index: Path, home_index: Path, data: Path, names: Sequence[str]
-) -> tuple[dict[str, list[Case]], Assistant, Assistant]:
-    """The named blind sets (`data`/NAME.jsonl) read by `read_sets` against the library at
-    `index` and the customer's own at `home_index`, with the two assistants (for the benches)."""
-    library, home = (
-        Assistant(settings.model_copy(update={"index_dir": d}), create=False)
-        for d in (index, home_index)
-    )
-    sets = read_sets(library, {n: load_qa(data / f"{n}.jsonl") for n in names}, home)
-    return sets, library, home
-
-
-def tuning(sets: Mapping[str, Sequence[Case]]) -> list[Case]:
-    """The cases fitted on: every set whose name says tune."""
-    return [c for name, cases in sets.items() if "tune" in name for c in cases]
 
 
 def run(
@@ -568,36 +433,5 @@ def run(
                 k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()
             }
             model.meta[f"{name}_followups"] = leans[name]
-    lean_table = "\n".join(
-        f"  {name:12s} follow-ups read as such {f['followups']}, unrelated read as follow-ups"
-        f" {f['unrelated']} (without the similarity: {plain[name]['followups']},"
-        f" {plain[name]['unrelated']})"
-        for name, f in leans.items()
-    )
-    t = model.thresholds
-    report = (
-        table(rows)
-        + f"\n\nthresholds: keep {t.keep:.2f}, abstain {t.abstain:.3f}, answer {t.answer:.3f},"
-        f" span {t.span}, part {t.part:.2f}, duplicate {t.duplicate:.2f}\n"
-        "abstain threshold each set would allow (the lowest is taken): "
-        + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("abstain_by_set", {}).items())
-        + "\n"
-        f"question model's regularisation C {model.meta.get('question_regularisation')}"
-        " (out-of-fold separation at each set's threshold, by C: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("separation_by_c", {}).items())
-        + ")\n"
-        "question model's ranking, whatever the threshold (AUC; uncovered abstained on where"
-        f" {', '.join(f'{r:.0%}' for r in FALSE_RATES)} of answerable ones would be):\n"
-        + "\n".join(
-            f"  {name:26s} " + ", ".join(f"{k} {v:.3f}" for k, v in r.items())
-            for name, r in ranks.items()
-            if r
-        )
-        + "\n"
-        + words_report
-        + f"sentence model (standardised coefficients):\n{weights(model.sentence)}\n"
-        f"question model:\n{weights(model.question)}\n"
-        f"follow-up model:\n{weights(followup)}\nfollow-up decision (unrelated: a stand-alone question"
-        f" after one about another document):\n{lean_table}"
-    )
+    report = summary(rows, model, ranks, words_report, followup, leans, plain)
     return model, report
