@@ -45,8 +45,9 @@ from procstat import status_mb  # noqa: E402
 from scale import QUERIES, prepare, stream  # noqa: E402
 
 from assistant.index.embed import slug  # noqa: E402
+from assistant.index.rows import chunk_meta, pages_json  # noqa: E402
 from assistant.index.snapshot import DocumentRecord, Snapshot  # noqa: E402
-from assistant.index.store import META_ID, Index, _chunk_meta, _pages_json  # noqa: E402
+from assistant.index.store import META_ID, Index  # noqa: E402
 from assistant.models import Chunk, Document  # noqa: E402
 from assistant.retrieve.retriever import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
@@ -138,7 +139,7 @@ def write_group(index: Index, group: list[tuple[Document, list[Chunk]]]) -> None
             ids=[c.id for c, _ in part],
             embeddings=[[1.0]] * len(part),
             documents=[c.text for c, _ in part],
-            metadatas=[_chunk_meta(c, h) for c, h in part],
+            metadatas=[chunk_meta(c, h) for c, h in part],
         )
     now = datetime.now(UTC).isoformat(timespec="seconds")
     records = [
@@ -153,7 +154,7 @@ def write_group(index: Index, group: list[tuple[Document, list[Chunk]]]) -> None
         embeddings=[[0.0]] * (len(records) + 1),
         documents=[doc.text for doc, _ in group] + [""],
         metadatas=[
-            {"record": json.dumps(asdict(r), ensure_ascii=False), "pages": _pages_json(d.pages)}
+            {"record": json.dumps(asdict(r), ensure_ascii=False), "pages": pages_json(d.pages)}
             for r, (d, _) in zip(records, group, strict=True)
         ]
         + [{"generation": uuid.uuid4().hex}],

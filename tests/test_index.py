@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import NotFound
-from assistant.index.store import pack, unpack
+from assistant.index.rows import pack, unpack
 from assistant.ingest.pipeline import document_id
 from assistant.retrieve.fuse import weighted
 from assistant.retrieve.retriever import Filters

@@ -13,14 +13,13 @@ pending (`pending()` lists them; `ingest` resumes them).
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,14 +29,26 @@ import numpy as np
 
 from assistant.errors import IndexNotReady, NotFound
 from assistant.index.embed import slug
+from assistant.index.rows import (
+    BATCH,
+    NO_DOC,
+    chunk_meta,
+    chunk_rows,
+    pack,
+    page_spans,
+    paged,
+    pages_json,
+    record_from,
+    row_versions,
+    unpack,
+)
 from assistant.index.snapshot import DocumentRecord, Segment, SegmentCache, Snapshot, segment_key
-from assistant.models import Chunk, Document, PageSpan
+from assistant.models import Chunk, Document
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
 META_ID = "__meta__"
-BATCH = 1000
 LIGHT_HNSW = {"batch_size": 10, "sync_threshold": 10}
 # Past this many documents to (re)load, one paged read of every chunk beats a query per document.
 FETCH_ONE_BY_ONE = 16
@@ -213,7 +224,7 @@ class Index:
         got = self._docs.get(ids=[doc_id], include=["metadatas"])
         if not got["ids"] or doc_id == META_ID:
             return None
-        return _record(got["metadatas"][0])
+        return record_from(got["metadatas"][0])
 
     def records(self) -> dict[str, DocumentRecord]:
         """Every committed document record, read from the store (cheap: no chunks, no BM25)."""
@@ -224,7 +235,7 @@ class Index:
         out = {}
         for doc_id, meta in zip(got["ids"], got["metadatas"], strict=True):
             if doc_id != META_ID:
-                out[doc_id] = _record(meta)
+                out[doc_id] = record_from(meta)
         return out
 
     def _read_chunks(
@@ -236,7 +247,7 @@ class Index:
             where={"$and": [{"doc_id": record.id}, {"hash": record.content_hash}]},
             include=["documents", "metadatas"],
         )
-        return _rows(got)
+        return chunk_rows(got)
 
     def pending_chunks(self, record: DocumentRecord) -> list[Chunk]:
         """A staged version's chunks, in reading order (what `fill` needs after a restart)."""
@@ -249,7 +260,9 @@ class Index:
 
     @staticmethod
     def _read_all(collection: Any) -> list[tuple[Chunk, str]]:
-        return [row for got in _pages(collection, ["documents", "metadatas"]) for row in _rows(got)]
+        return [
+            row for got in paged(collection, ["documents", "metadatas"]) for row in chunk_rows(got)
+        ]
 
     def dense(
         self, vector: np.ndarray, n: int, document_ids: Sequence[str] | None = None
@@ -284,7 +297,7 @@ class Index:
         got = self._docs.get(ids=[doc_id], include=["documents", "metadatas"])
         if not got["ids"] or doc_id == META_ID:
             raise NotFound(f"no document with id {doc_id!r}")
-        return _record(got["metadatas"][0]), got["documents"][0] or ""
+        return record_from(got["metadatas"][0]), got["documents"][0] or ""
 
     # ----- writing -------------------------------------------------------------------------
 
@@ -335,7 +348,7 @@ class Index:
             self._put_chunks(
                 self._pending if staged else self._chunks, chunks, doc.content_hash, vectors
             )
-            self._put_record(record, doc.text, _pages_json(doc.pages))
+            self._put_record(record, doc.text, pages_json(doc.pages))
             if before is not None and before.content_hash != doc.content_hash:
                 self._drop_version(doc.id, before.content_hash)
         if refresh:
@@ -360,7 +373,7 @@ class Index:
                 self._put_sentences(chunks, record.content_hash, sentences)
             self._put_chunks(self._chunks, chunks, record.content_hash, vectors)
             got = self._docs.get(ids=[record.id], include=["documents", "metadatas"])
-            now = _record(got["metadatas"][0]) if got["ids"] else None
+            now = record_from(got["metadatas"][0]) if got["ids"] else None
             if now is None or now.content_hash != record.content_hash:
                 self._drop_version(record.id, record.content_hash)  # nobody sees it any more
                 return False
@@ -394,7 +407,7 @@ class Index:
                 if vectors is None
                 else vectors[i : i + BATCH].tolist(),
                 documents=[c.text for c in part],
-                metadatas=[_chunk_meta(c, content_hash, written) for c in part],
+                metadatas=[chunk_meta(c, content_hash, written) for c in part],
             )
 
     def _put_sentences(
@@ -458,8 +471,8 @@ class Index:
         for collection in self._versioned:
             stale = [
                 (cid, written)
-                for cid, doc_id, version, written in _versions(collection, where)
-                if docs.get(doc_id, _NO_DOC).content_hash != version
+                for cid, doc_id, version, written in row_versions(collection, where)
+                if docs.get(doc_id, NO_DOC).content_hash != version
                 or (collection is self._pending and not docs[doc_id].dense_pending)
             ]
             old = [cid for cid, written in stale if written <= cutoff]
@@ -495,103 +508,6 @@ class Index:
             documents=[""],
             metadatas=[{"generation": uuid.uuid4().hex}],
         )
-
-
-_NO_DOC = DocumentRecord("", "", "", "", "", 0, 0, "")
-
-
-def _chunk_meta(c: Chunk, content_hash: str, written: float = 0.0) -> dict[str, Any]:
-    return {
-        "doc_id": c.document_id,
-        "written": written,
-        "hash": content_hash,
-        "title": c.document_title,
-        "heading": json.dumps(c.heading_path, ensure_ascii=False),
-        "pages": json.dumps(c.pages),
-        "page_breaks": json.dumps(c.page_breaks),
-        "start": c.start,
-        "end": c.end,
-        "ocr": c.ocr,
-        "embed_text": c.embed_text,
-    }
-
-
-def _chunk_from(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
-    return Chunk(
-        id=cid,
-        document_id=str(meta["doc_id"]),
-        document_title=str(meta["title"]),
-        text=text,
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        heading_path=json.loads(meta["heading"]),
-        pages=json.loads(meta["pages"]),
-        page_breaks=json.loads(str(meta.get("page_breaks", "[]"))),
-        embed_text=str(meta["embed_text"]),
-        ocr=bool(meta["ocr"]),
-    )
-
-
-def _record(meta: Any) -> DocumentRecord:
-    return DocumentRecord(**json.loads(meta["record"]))
-
-
-def _pages(
-    collection: Any, include: list[str], where: dict[str, Any] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Every row `where` selects, as Chroma `get` results of up to BATCH * 10 rows."""
-    offset = 0
-    while True:
-        got = collection.get(where=where, include=include, limit=BATCH * 10, offset=offset)
-        yield got
-        if len(got["ids"]) < BATCH * 10:
-            return
-        offset += len(got["ids"])
-
-
-def _versions(collection: Any, where: dict[str, Any] | None) -> list[tuple[str, str, str, float]]:
-    """(chunk id, document id, version, when written) of every row `where` selects; rows written
-    before chunks carried a time count as written long ago."""
-    return [
-        (cid, str(m["doc_id"]), str(m["hash"]), float(m.get("written") or 0.0))
-        for got in _pages(collection, ["metadatas"], where)
-        for cid, m in zip(got["ids"], got["metadatas"], strict=True)
-    ]
-
-
-def _rows(got: dict[str, Any]) -> list[tuple[Chunk, str]]:
-    return [
-        (_chunk_from(cid, text, meta), str(meta["hash"]))
-        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-    ]
-
-
-def pack(vectors: np.ndarray) -> str:
-    """Sentence vectors as text: each row a float32 scale and int8 values, in base64 (a third of
-    float32's bytes; a cosine moves by about 0.001)."""
-    v = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    scale = np.abs(v).max(axis=1, keepdims=True) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.round(v / scale).astype(np.int8)
-    header = np.array(v.shape, dtype=np.int32).tobytes()
-    return base64.b64encode(header + scale.astype(np.float32).tobytes() + q.tobytes()).decode()
-
-
-def unpack(raw: str) -> np.ndarray:
-    """The float32 rows `pack` packed."""
-    data = base64.b64decode(raw)
-    n, dim = (int(x) for x in np.frombuffer(data[:8], dtype=np.int32))
-    scale = np.frombuffer(data[8 : 8 + 4 * n], dtype=np.float32).reshape(n, 1)
-    q = np.frombuffer(data[8 + 4 * n :], dtype=np.int8).reshape(n, dim)
-    return q.astype(np.float32) * scale
-
-
-def _pages_json(pages: Sequence[PageSpan]) -> str:
-    return json.dumps([[p.number, p.start, p.end] for p in pages])
-
-
-def page_spans(raw: str) -> list[PageSpan]:
-    return [PageSpan(n, a, b) for n, a, b in json.loads(raw or "[]")]
 
 
 def collection_prefix(settings: Settings, embedder_name: str) -> str:
