@@ -15,8 +15,6 @@ from assistant.models import Chunk, PageSpan
 
 BATCH = 1000  # rows per Chroma write; reads page BATCH * 10 at a time
 
-NO_DOC = DocumentRecord("", "", "", "", "", 0, 0, "")
-
 
 def chunk_meta(c: Chunk, content_hash: str, written: float = 0.0) -> dict[str, Any]:
     """A chunk's Chroma metadata: where it sits, its version and when it was written."""
@@ -113,8 +111,3 @@ def unpack(raw: str) -> np.ndarray:
 def pages_json(pages: Sequence[PageSpan]) -> str:
     """A document's page spans as the JSON a records row keeps."""
     return json.dumps([[p.number, p.start, p.end] for p in pages])
-
-
-def page_spans(raw: str) -> list[PageSpan]:
-    """The page spans `pages_json` wrote ([] for none)."""
-    return [PageSpan(n, a, b) for n, a, b in json.loads(raw or "[]")]

@@ -31,11 +31,9 @@ from assistant.errors import IndexNotReady, NotFound
 from assistant.index.embed import slug
 from assistant.index.rows import (
     BATCH,
-    NO_DOC,
     chunk_meta,
     chunk_rows,
     pack,
-    page_spans,
     paged,
     pages_json,
     record_from,
@@ -53,7 +51,9 @@ LIGHT_HNSW = {"batch_size": 10, "sync_threshold": 10}
 # Past this many documents to (re)load, one paged read of every chunk beats a query per document.
 FETCH_ONE_BY_ONE = 16
 
-__all__ = ["DocumentRecord", "Index", "Snapshot", "exists", "make_client", "page_spans"]
+__all__ = ["DocumentRecord", "Index", "Snapshot", "exists", "make_client"]
+
+_NO_DOC = DocumentRecord("", "", "", "", "", 0, 0, "")  # what a missing record reads as
 
 
 def release_free_memory() -> None:
@@ -472,7 +472,7 @@ class Index:
             stale = [
                 (cid, written)
                 for cid, doc_id, version, written in row_versions(collection, where)
-                if docs.get(doc_id, NO_DOC).content_hash != version
+                if docs.get(doc_id, _NO_DOC).content_hash != version
                 or (collection is self._pending and not docs[doc_id].dense_pending)
             ]
             old = [cid for cid, written in stale if written <= cutoff]
