@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from sentence_models import SHUFFLES, precision  # noqa: E402
 
 import assistant.eval.tune as tune  # noqa: E402
-from assistant.answer.features import SENTENCE_FEATURES  # noqa: E402
+from assistant.answer.features import SENTENCE_FEATURES, Candidate  # noqa: E402
 from assistant.answer.sentences import Unit  # noqa: E402
 from assistant.eval.cases import Case, read_blind, tuning  # noqa: E402
 from assistant.eval.report import ranking  # noqa: E402
@@ -67,20 +67,25 @@ def question_vector(bot: Assistant, text: str) -> np.ndarray:
 def sentences(sets: Mapping[str, list[Case]], bot: Assistant) -> None:
     """Print the sentence ranking with each context variant."""
     assert bot.embedder is not None
+
+    def contexts(x: Candidate) -> dict[str, str]:
+        prev = x.prev.text if x.prev is not None else ""
+        return {name: f(x.unit, prev) for name, f in CONTEXTS.items()}
+
     texts: dict[str, np.ndarray | None] = {}
     for cases in sets.values():
         for c in cases:
             for cand in c.reading.pool:
-                prev = cand.prev.text if cand.prev is not None else ""
-                texts.update((f(cand.unit, prev), None) for f in CONTEXTS.values())
+                texts.update(dict.fromkeys(contexts(cand).values()))
     keys = list(texts)
     for i in range(0, len(keys), 64):
         texts.update(zip(keys[i : i + 64], bot.embedder.embed(keys[i : i + 64]), strict=True))
     for cases in sets.values():
         for c in cases:
             q, pool = question_vector(bot, c.reading.turn.question), c.reading.pool
-            for name, f in CONTEXTS.items():
-                sims = [float(texts[f(x.unit, x.prev.text if x.prev else "")] @ q) for x in pool]
+            around = [contexts(x) for x in pool]
+            for name in CONTEXTS:
+                sims = [float(texts[a[name]] @ q) for a in around]
                 for x, s in zip(pool, sims, strict=True):
                     x.features |= {f"{name}_dense": s, f"{name}_relative": s - max(sims)}
     bare = tuple(n for n in SENTENCE_FEATURES if not n.startswith("sentence_dense"))

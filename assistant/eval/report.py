@@ -47,6 +47,11 @@ def figures(cases: Sequence[Case], model: AnswerModel, settings: Any) -> dict[st
     return out
 
 
+def rounded(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Figures as the model file's meta keeps them: fractions to four places."""
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+
+
 COLUMNS = ("n", "r@5", "mrr", "facts", "cited", "cite_prec", "false_abst", "abstain_ok", "hedged")
 
 

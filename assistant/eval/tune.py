@@ -39,7 +39,7 @@ from assistant.answer.pipeline import features_of, has_topic, lean_values, respo
 from assistant.eval.cases import Case, read_cases, read_sets, tuning
 from assistant.eval.metrics import QAItem, answer_metrics
 from assistant.eval.metrics import judge as judge_answer
-from assistant.eval.report import figures, ranking, summary, table
+from assistant.eval.report import figures, ranking, rounded, summary, table
 from assistant.service import Assistant
 from assistant.text.question import analyse
 
@@ -365,11 +365,7 @@ def fit_words_only(
     }
     fitted = {
         **{k: meta[k] for k in ("question_regularisation", "abstain_by_set", "question_oof")},
-        **{
-            f"{name}_figures": {k: round(v, 4) if isinstance(v, float) else v for k, v in f.items()}
-            for name, f in rows.items()
-            if name in ("tune", "test")
-        },
+        **{f"{name}_figures": rounded(f) for name, f in rows.items() if name in ("tune", "test")},
     }
     report = (
         "without an embedder (the same questions read by their words alone; the lexical models,"
@@ -429,9 +425,7 @@ def run(
     model.meta["test_ranking"] = ranks.get("test", {})
     for name in ("tune", "test"):
         if name in rows:
-            model.meta[f"{name}_figures"] = {
-                k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()
-            }
+            model.meta[f"{name}_figures"] = rounded(rows[name])
             model.meta[f"{name}_followups"] = leans[name]
     report = summary(rows, model, ranks, words_report, followup, leans, plain)
     return model, report
