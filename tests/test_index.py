@@ -273,6 +273,28 @@ def test_dense_search_returns_what_the_store_holds(tmp_path: Path) -> None:
     )
 
 
+def test_dense_search_explores_as_many_neighbours_as_settings_say(tmp_path: Path) -> None:
+    """The chunks' HNSW explores `ef_search` neighbours (at Chroma's 100 a library missed some of a
+    question's nearest chunks, different ones after a restart); an index made with another value
+    is brought to the setting when it is opened, as other processes then read it."""
+    from assistant.index.store import Index, collection_prefix, make_client
+    from assistant.text.analyzer import Analyzer
+
+    def opened(ef: int) -> int:
+        settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ef_search=ef)
+        Index(settings, "two-dimensions", Analyzer(settings.userdict_path).tokenize)
+        name = f"{collection_prefix(settings, 'two-dimensions')}-chunks"
+        hnsw = make_client(settings).get_collection(name).configuration_json["hnsw"]
+        assert hnsw["space"] == "cosine"
+        records = make_client(settings).get_collection(name.replace("-chunks", "-docs"))
+        assert records.configuration_json["hnsw"]["sync_threshold"] == 10  # persisted often
+        return int(hnsw["ef_search"])
+
+    assert get_settings().ef_search == 500
+    assert opened(100) == 100
+    assert opened(300) == 300
+
+
 def test_a_segment_file_without_its_characters_is_read_and_saved_again(tmp_path: Path) -> None:
     """Segment files written before segments kept their characters still load; they get them once."""
     from assistant.index.snapshot import (

@@ -208,7 +208,7 @@ def test_a_lost_race_leaves_chunks_that_a_worker_collects_after_the_grace_period
     assert chunk_versions(a, ours.id) == {ours.content_hash, theirs.content_hash}
     assert a.collect_garbage([ours.id], older_than=3600) == 0  # too young: kept
     a.refresh(force=True)
-    assert a._sweeps  # the change was seen: a sweep is due after the grace period
+    assert a._garbage.scheduled  # the change was seen: a sweep is due after the grace period
     deadline = time.monotonic() + 10
     while chunk_versions(a, ours.id) != {ours.content_hash} and time.monotonic() < deadline:
         time.sleep(0.2)

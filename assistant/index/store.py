@@ -29,6 +29,7 @@ import numpy as np
 
 from assistant.errors import IndexNotReady, NotFound
 from assistant.index.embed import slug
+from assistant.index.garbage import Collector
 from assistant.index.rows import (
     BATCH,
     chunk_meta,
@@ -37,7 +38,6 @@ from assistant.index.rows import (
     paged,
     pages_json,
     record_from,
-    row_versions,
     unpack,
 )
 from assistant.index.snapshot import DocumentRecord, Segment, SegmentCache, Snapshot, segment_key
@@ -52,8 +52,6 @@ LIGHT_HNSW = {"batch_size": 10, "sync_threshold": 10}
 FETCH_ONE_BY_ONE = 16
 
 __all__ = ["DocumentRecord", "Index", "Snapshot", "exists", "make_client"]
-
-_NO_DOC = DocumentRecord("", "", "", "", "", 0, 0, "")  # what a missing record reads as
 
 
 def release_free_memory() -> None:
@@ -91,8 +89,8 @@ class Index:
         self._tokenize = tokenize
         self._client = make_client(settings)
         prefix = collection_prefix(settings, embedder_name)
-        self._chunks = self._client.get_or_create_collection(
-            f"{prefix}-chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        self._chunks = self._collection(
+            f"{prefix}-chunks", {"space": "cosine", "ef_search": settings.ef_search}
         )
         self._docs = self._light(f"{prefix}-docs")
         self._pending = self._light(f"{prefix}-pending")
@@ -102,8 +100,9 @@ class Index:
         # Where a document version has rows: dropped, deleted and collected together.
         self._versioned = (self._chunks, self._pending, self._sentences)
         self._segments: dict[str, Segment] = {}
-        # Documents seen changing → when to collect what a lost race may have left (monotonic).
-        self._sweeps: dict[str, float] = {}
+        self._garbage = Collector(
+            self._versioned, self._pending, self._read_documents, settings.garbage_grace_seconds
+        )
         self._segment_files = SegmentCache(settings.index_dir / "lexical" / prefix)
         self._write_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -117,15 +116,20 @@ class Index:
         With Chroma's default (every 1,000 writes) a process replays the unpersisted part of the
         log when it first touches the collection: 5 s per open for the records of 974 documents.
         """
+        return self._collection(name, LIGHT_HNSW)
+
+    def _collection(self, name: str, hnsw: dict[str, Any]) -> Any:
+        """A collection with `hnsw`; one made before with other mutable values is brought to them."""
         collection = self._client.get_or_create_collection(
-            name, embedding_function=None, configuration={"hnsw": LIGHT_HNSW}
+            name, embedding_function=None, configuration={"hnsw": hnsw}
         )
+        mutable = {k: v for k, v in hnsw.items() if k != "space"}
         try:
-            hnsw = (collection.configuration or {}).get("hnsw") or {}
-            if hnsw.get("sync_threshold", 0) > LIGHT_HNSW["sync_threshold"]:  # made before
-                collection.modify(configuration={"hnsw": LIGHT_HNSW})
-        except Exception:  # an older server may not take it: slower opens, nothing else
-            log.warning("cannot set the persistence interval of %s", name, exc_info=True)
+            have = (collection.configuration_json or {}).get("hnsw") or {}
+            if any(have.get(k) != v for k, v in mutable.items()):  # made before, or by others
+                collection.modify(configuration={"hnsw": mutable})
+        except Exception:  # an older server may not take it: it keeps its values, nothing else
+            log.warning("cannot set the HNSW configuration of %s", name, exc_info=True)
         return collection
 
     # ----- reading -------------------------------------------------------------------------
@@ -157,7 +161,7 @@ class Index:
             return
         try:
             self._checked_at = time.monotonic()
-            self._sweep_due()
+            self._garbage.sweep_due()
             generation = self._generation()
             if not force and self._snapshot is not None and self._snapshot.generation == generation:
                 return
@@ -198,11 +202,12 @@ class Index:
             if len(seg.chunks) == rec.chunks:
                 self._segment_files.save(seg)
         if self._snapshot is not None:
-            due = time.monotonic() + self.settings.garbage_grace_seconds
-            for doc_id in {*segments, *self._segments}:
-                was, now = self._segments.get(doc_id), segments.get(doc_id)
-                if was is None or now is None or was.key != now.key:
-                    self._sweeps[doc_id] = due  # a grace period after its latest change
+            was = self._segments
+            self._garbage.schedule(  # a grace period after each document's latest change
+                d
+                for d in {*segments, *was}
+                if d not in segments or d not in was or segments[d].key != was[d].key
+            )
         self._segments = segments
         if missing:
             self._segment_files.prune([s.key for s in segments.values()])
@@ -460,46 +465,7 @@ class Index:
 
         Vectors already stored for a version still pending are kept: `fill` resumes over them.
         """
-        return self._collect(doc_ids, older_than)[0]
-
-    def _collect(self, doc_ids: Sequence[str] | None, older_than: float) -> tuple[int, bool]:
-        """(chunks deleted, whether stale chunks too young to delete remain)."""
-        docs = self._read_documents()
-        cutoff = time.time() - older_than
-        where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
-        removed, young = 0, False
-        for collection in self._versioned:
-            stale = [
-                (cid, written)
-                for cid, doc_id, version, written in row_versions(collection, where)
-                if docs.get(doc_id, _NO_DOC).content_hash != version
-                or (collection is self._pending and not docs[doc_id].dense_pending)
-            ]
-            old = [cid for cid, written in stale if written <= cutoff]
-            young = young or len(old) < len(stale)
-            for i in range(0, len(old), BATCH):
-                collection.delete(ids=old[i : i + BATCH])
-            removed += len(old)
-        return removed, young
-
-    def _sweep_due(self) -> None:
-        """Collect the garbage of documents that changed at least a grace period ago: a lost race
-        leaves its chunks behind, and every worker that saw the change tidies up (idempotent)."""
-        now = time.monotonic()
-        due = [doc_id for doc_id, at in self._sweeps.items() if at <= now]
-        if not due:
-            return
-        grace = self.settings.garbage_grace_seconds
-        try:
-            _, young = self._collect(due, older_than=grace)
-        except Exception:  # tried again after another grace period; reading must go on
-            log.warning("garbage collection failed for %s", due, exc_info=True)
-            young = True
-        for doc_id in due:
-            if young:
-                self._sweeps[doc_id] = now + grace
-            else:
-                del self._sweeps[doc_id]
+        return self._garbage.collect(doc_ids, older_than)[0]
 
     def _bump(self) -> None:
         self._docs.upsert(
