@@ -342,13 +342,15 @@ def test_separation_is_judged_at_each_sets_own_threshold() -> None:
         item = QAItem("q", kind, "问题", [], "", must, ["证据"] if answerable else [], doc="d")
         return Case(item, None, [], None, index)  # type: ignore[arg-type]
 
-    # Each set: 100 answerable at 0.00 … 0.99 (its threshold: just under 0.03) and 4 uncovered.
+    # Each set: 100 answerable at 0.00 … 0.99 (its 3% threshold: just under 0.03) and 4 uncovered.
     cases, probs = [], []
-    for name, uncovered in (("library", [0.0, 0.01, 0.5, 0.9]), ("home", [0.0, 0.5, 0.6, 0.9])):
+    for name, uncovered in (("library", [0.0, 0.01, 0.035, 0.9]), ("home", [0.0, 0.5, 0.6, 0.9])):
         cases += [case(name, True) for _ in range(100)] + [case(name, False) for _ in range(4)]
         probs += [i / 100 for i in range(100)] + uncovered
-    # The library abstains on 2 of its 4 uncovered, home on 1: the mean of the two shares.
-    assert separation(cases, probs) == pytest.approx((2 / 4 + 1 / 4) / 2)
+    # At 3% the library abstains on 2 of its 4 uncovered, home on 1: the mean of the two shares.
+    assert separation(cases, probs, (0.03,)) == pytest.approx((2 / 4 + 1 / 4) / 2)
+    # Over 2-5%, the library's 0.035 is abstained on at 4% and 5%: the mean over targets as well.
+    assert separation(cases, probs) == pytest.approx(((2 + 2 + 3 + 3) / 16 + 1 / 4) / 2)
     assert separation(cases[:100], probs[:100]) == 0.0  # no uncovered question: nothing to judge
 
 
