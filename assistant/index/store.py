@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -126,8 +127,14 @@ class Index:
         mutable = {k: v for k, v in hnsw.items() if k != "space"}
         try:
             have = (collection.configuration_json or {}).get("hnsw") or {}
-            if any(have.get(k) != v for k, v in mutable.items()):  # made before, or by others
-                collection.modify(configuration={"hnsw": mutable})
+            # Only what Chroma reports back (it keeps no batch_size): a write at every open would
+            # contend with other processes for the store's lock.
+            if any(k in have and have[k] != v for k, v in mutable.items()):  # made before
+                with warnings.catch_warnings():
+                    # Chroma re-reads the configuration after the write and warns that a
+                    # collection without an embedding function is "legacy"; it is ours by design.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    collection.modify(configuration={"hnsw": mutable})
         except Exception:  # an older server may not take it: it keeps its values, nothing else
             log.warning("cannot set the HNSW configuration of %s", name, exc_info=True)
         return collection
