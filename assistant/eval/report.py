@@ -100,7 +100,7 @@ def summary(
         + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("abstain_by_set", {}).items())
         + "\n"
         f"question model's regularisation C {model.meta.get('question_regularisation')}"
-        " (out-of-fold separation at each set's threshold, by C: "
+        " (out-of-fold separation at each set's 2-5% thresholds, over eight deals, by C: "
         + ", ".join(f"{k} {v:.3f}" for k, v in model.meta.get("separation_by_c", {}).items())
         + ")\n"
         "question model's ranking, whatever the threshold (AUC; uncovered abstained on where"
