@@ -249,16 +249,16 @@ def separation(
     """The mean, over the false-abstention `targets` and the sets read, of the share of uncovered
     questions abstained on at that set's own threshold for the target (set_thresholds): how well
     out-of-fold probabilities separate near the bar, not over the whole range as the AUC does."""
-    shares = []
-    for target in targets:
-        for name, t in set_thresholds(cases, probs, target).items():
-            no = [
-                p
-                for c, p in zip(cases, probs, strict=True)
-                if c.index == name and not c.item.answerable
-            ]
-            if no:
-                shares.append(sum(p < t for p in no) / len(no))
+    uncovered: dict[str, list[float]] = {}
+    for c, p in zip(cases, probs, strict=True):
+        if not c.item.answerable:
+            uncovered.setdefault(c.index, []).append(p)
+    shares = [
+        sum(p < t for p in uncovered[name]) / len(uncovered[name])
+        for target in targets
+        for name, t in set_thresholds(cases, probs, target).items()
+        if name in uncovered
+    ]
     return mean(shares) if shares else 0.0
 
 
