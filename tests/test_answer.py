@@ -131,6 +131,11 @@ def test_frame_words_are_not_content() -> None:
         ("独山能源三期PTA和新材料新能源一体化项目一期，哪个用地规模大？", "compare"),
         ("有哪些外资项目今年拿到了用地审批？", "list"),
         ("以前卖有贷款的二手房要走哪些步骤？", "procedure"),
+        # Asking which things asks for several of them, whatever they are called.
+        ("征收哪几类土地必须报国务院批准？", "list"),
+        ("划拨来的土地想转让，需要满足哪些条件？", "list"),
+        ("绿色通道有哪三个优先？", "list"),
+        ("在网上申请，具体是哪个网址？", "fact"),
         ("德国胶王的项目是哪天开工的？", "fact"),
     ],
 )

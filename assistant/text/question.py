@@ -38,6 +38,7 @@ from assistant.text.wording import (
     PURE,
     QUESTION_WORD,
     SAME,
+    SEVERAL_RE,
     UNIT_NAMES,
 )
 
@@ -304,6 +305,8 @@ def shape(question: str) -> str:
         return "list"
     if PROCEDURE_RE.search(question):
         return "procedure"
+    if SEVERAL_RE.search(question):
+        return "list"
     return "fact"
 
 

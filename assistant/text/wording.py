@@ -169,9 +169,10 @@ UNIT_NAMES = {"平米": "平方米", "平方": "平方米"}
 # Words jieba tags as places that name a kind of area, not a place whose rule could be asked for.
 AREA_KINDS = frozenset("外国 国外 海外 境外 海洋 海上 沿海 内地 内陆 山区".split())
 
-LIST_RE = re.compile(
-    r"有哪些|哪些项目|哪些工程|哪些企业|都有什么|列举|哪几个|有什么.{0,6}(项目|工程|案例)"
-)
+LIST_RE = re.compile(r"有哪些|都有什么|列举|有什么.{0,6}(项目|工程|案例)")
+# Asking which things ("哪些条件", "哪几种", "哪三个优先") asks for several of them: after the
+# procedure words, so that "要走哪些步骤" stays a procedure.
+SEVERAL_RE = re.compile(r"哪些|哪几|哪[两三四五六七八九十]")
 PROCEDURE_RE = re.compile(
     r"怎么|如何|怎样|流程|步骤|手续|程序|哪几项|哪几步|要办|该怎么|办理"
     r"|哪些(?:准备|措施|工作|举措|做法|步骤|环节|手续|材料|登记|事情|事|办法|政策|服务|支持)"
