@@ -45,9 +45,9 @@ from procstat import status_mb  # noqa: E402
 from scale import QUERIES, prepare, stream  # noqa: E402
 
 from assistant.index.embed import slug  # noqa: E402
-from assistant.index.rows import chunk_meta, pages_json  # noqa: E402
+from assistant.index.rows import META_ID, chunk_meta, pages_json, read_all  # noqa: E402
 from assistant.index.snapshot import DocumentRecord, Snapshot  # noqa: E402
-from assistant.index.store import META_ID, Index  # noqa: E402
+from assistant.index.store import Index  # noqa: E402
 from assistant.models import Chunk, Document  # noqa: E402
 from assistant.retrieve.retriever import Retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
@@ -76,7 +76,7 @@ class BaselineIndex(Index):
         ordered = sorted(
             (
                 c
-                for c, h in self._read_all(self._chunks)
+                for c, h in read_all(self._chunks)
                 if c.document_id in docs and docs[c.document_id].content_hash == h
             ),
             key=lambda c: (c.document_id, c.start, c.id),

@@ -181,6 +181,7 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
     already, and documents written whole: a fresh reader sees each exactly once, whether it loads
     segment files, reads each document, or reads the whole store at once."""
 
+    from assistant.index.rows import put_chunks
     from assistant.index.snapshot import MAGIC
     from assistant.index.store import FETCH_ONE_BY_ONE, Index
     from assistant.ingest.chunk import chunk_document
@@ -201,7 +202,7 @@ def test_a_restarted_reader_rebuilds_the_same_view_from_its_segment_files_or_the
         else:
             record = index.stage(doc, chunks, refresh=False)
             if i == 0:  # a fill that stopped part way: one chunk's vector stored
-                index._put_chunks(index._chunks, chunks[:1], doc.content_hash, np.ones((1, 1)))
+                put_chunks(index._chunks, chunks[:1], doc.content_hash, np.ones((1, 1)))
             assert record.dense_pending
     index.refresh()
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,7 @@ from assistant.index.snapshot import DocumentRecord
 from assistant.models import Chunk, PageSpan
 
 BATCH = 1000  # rows per Chroma write; reads page BATCH * 10 at a time
+META_ID = "__meta__"  # the records row whose generation changes at every commit
 
 
 def chunk_meta(c: Chunk, content_hash: str, written: float = 0.0) -> dict[str, Any]:
@@ -111,3 +115,77 @@ def unpack(raw: str) -> np.ndarray:
 def pages_json(pages: Sequence[PageSpan]) -> str:
     """A document's page spans as the JSON a records row keeps."""
     return json.dumps([[p.number, p.start, p.end] for p in pages])
+
+
+def read_all(collection: Any) -> list[tuple[Chunk, str]]:
+    """Every chunk a collection holds, with its version."""
+    return [row for got in paged(collection, ["documents", "metadatas"]) for row in chunk_rows(got)]
+
+
+def put_chunks(
+    collection: Any, chunks: Sequence[Chunk], content_hash: str, vectors: np.ndarray | None
+) -> None:
+    """Write one version's chunks, with their vectors (None: the pending collection's rows)."""
+    written = time.time()
+    _upsert(
+        collection,
+        [c.id for c in chunks],
+        # The pending collection holds no vectors; Chroma wants one per row all the same.
+        [[0.0]] * len(chunks) if vectors is None else vectors.tolist(),
+        [c.text for c in chunks],
+        [chunk_meta(c, content_hash, written) for c in chunks],
+    )
+
+
+def put_sentences(
+    collection: Any, chunks: Sequence[Chunk], content_hash: str, vectors: Sequence[np.ndarray]
+) -> None:
+    """Write each chunk's sentence vectors, packed into one row per chunk."""
+    written = time.time()
+    _upsert(
+        collection,
+        [c.id for c in chunks],
+        [[0.0]] * len(chunks),
+        [pack(v) for v in vectors],
+        [{"doc_id": c.document_id, "hash": content_hash, "written": written} for c in chunks],
+    )
+
+
+def _upsert(
+    collection: Any,
+    ids: list[str],
+    embeddings: list[Any],
+    documents: list[str],
+    metadatas: list[dict[str, Any]],
+) -> None:
+    for i in range(0, len(ids), BATCH):
+        collection.upsert(
+            ids=ids[i : i + BATCH],
+            embeddings=embeddings[i : i + BATCH],
+            documents=documents[i : i + BATCH],
+            metadatas=metadatas[i : i + BATCH],
+        )
+
+
+def put_record(records: Any, record: DocumentRecord, text: str, pages: str) -> None:
+    """Commit a document record with a new generation."""
+    # The record and the new generation go in one call, so other workers never miss a commit.
+    records.upsert(
+        ids=[record.id, META_ID],
+        embeddings=[[0.0], [0.0]],
+        documents=[text, ""],
+        metadatas=[
+            {"record": json.dumps(asdict(record), ensure_ascii=False), "pages": pages},
+            {"generation": uuid.uuid4().hex},
+        ],
+    )
+
+
+def put_generation(records: Any) -> None:
+    """A new generation alone (after a delete): every reader rebuilds its view."""
+    records.upsert(
+        ids=[META_ID],
+        embeddings=[[0.0]],
+        documents=[""],
+        metadatas=[{"generation": uuid.uuid4().hex}],
+    )

@@ -14,14 +14,12 @@ pending (`pending()` lists them; `ingest` resumes them).
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +30,14 @@ from assistant.errors import IndexNotReady, NotFound
 from assistant.index.embed import slug
 from assistant.index.garbage import Collector
 from assistant.index.rows import (
-    BATCH,
-    chunk_meta,
+    META_ID,
     chunk_rows,
-    pack,
-    paged,
     pages_json,
+    put_chunks,
+    put_generation,
+    put_record,
+    put_sentences,
+    read_all,
     record_from,
     unpack,
 )
@@ -47,7 +47,6 @@ from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
-META_ID = "__meta__"
 LIGHT_HNSW = {"batch_size": 10, "sync_threshold": 10}
 # Past this many documents to (re)load, one paged read of every chunk beats a query per document.
 FETCH_ONE_BY_ONE = 16
@@ -227,7 +226,7 @@ class Index:
         # Keyed by collection too: a version still pending may have some vectors stored already.
         grouped: dict[tuple[bool, str, str], list[Chunk]] = {}
         for pending, collection in ((False, self._chunks), (True, self._pending)):
-            for c, h in self._read_all(collection):
+            for c, h in read_all(collection):
                 grouped.setdefault((pending, c.document_id, h), []).append(c)
         return [(r, grouped.get((r.dense_pending, r.id, r.content_hash), [])) for r in records]
 
@@ -269,12 +268,6 @@ class Index:
     def pending(self) -> list[DocumentRecord]:
         """Documents searchable by their words whose vectors are not stored yet."""
         return [r for r in self._read_documents().values() if r.dense_pending]
-
-    @staticmethod
-    def _read_all(collection: Any) -> list[tuple[Chunk, str]]:
-        return [
-            row for got in paged(collection, ["documents", "metadatas"]) for row in chunk_rows(got)
-        ]
 
     def dense(
         self, vector: np.ndarray, n: int, document_ids: Sequence[str] | None = None
@@ -357,10 +350,8 @@ class Index:
             # one document at once, delete the chunks of the one that committed last (last
             # writer wins; the loser's chunks stay invisible until collect_garbage).
             before = self.record(doc.id)
-            self._put_chunks(
-                self._pending if staged else self._chunks, chunks, doc.content_hash, vectors
-            )
-            self._put_record(record, doc.text, pages_json(doc.pages))
+            put_chunks(self._pending if staged else self._chunks, chunks, doc.content_hash, vectors)
+            put_record(self._docs, record, doc.text, pages_json(doc.pages))
             if before is not None and before.content_hash != doc.content_hash:
                 self._drop_version(doc.id, before.content_hash)
         if refresh:
@@ -382,15 +373,16 @@ class Index:
         """
         with self._write_lock:
             if sentences is not None:
-                self._put_sentences(chunks, record.content_hash, sentences)
-            self._put_chunks(self._chunks, chunks, record.content_hash, vectors)
+                put_sentences(self._sentences, chunks, record.content_hash, sentences)
+            put_chunks(self._chunks, chunks, record.content_hash, vectors)
             got = self._docs.get(ids=[record.id], include=["documents", "metadatas"])
             now = record_from(got["metadatas"][0]) if got["ids"] else None
             if now is None or now.content_hash != record.content_hash:
                 self._drop_version(record.id, record.content_hash)  # nobody sees it any more
                 return False
             if now.dense_pending:
-                self._put_record(
+                put_record(
+                    self._docs,
                     replace(now, dense_pending=False),
                     got["documents"][0] or "",
                     str(got["metadatas"][0].get("pages", "[]")),
@@ -402,54 +394,6 @@ class Index:
             self.refresh()
         return True
 
-    def _put_chunks(
-        self,
-        collection: Any,
-        chunks: Sequence[Chunk],
-        content_hash: str,
-        vectors: np.ndarray | None,
-    ) -> None:
-        written = time.time()
-        for i in range(0, len(chunks), BATCH):
-            part = chunks[i : i + BATCH]
-            collection.upsert(
-                ids=[c.id for c in part],
-                # The pending collection holds no vectors; Chroma wants one per row all the same.
-                embeddings=[[0.0]] * len(part)
-                if vectors is None
-                else vectors[i : i + BATCH].tolist(),
-                documents=[c.text for c in part],
-                metadatas=[chunk_meta(c, content_hash, written) for c in part],
-            )
-
-    def _put_sentences(
-        self, chunks: Sequence[Chunk], content_hash: str, vectors: Sequence[np.ndarray]
-    ) -> None:
-        written = time.time()
-        for i in range(0, len(chunks), BATCH):
-            part = chunks[i : i + BATCH]
-            self._sentences.upsert(
-                ids=[c.id for c in part],
-                embeddings=[[0.0]] * len(part),
-                documents=[pack(v) for v in vectors[i : i + BATCH]],
-                metadatas=[
-                    {"doc_id": c.document_id, "hash": content_hash, "written": written}
-                    for c in part
-                ],
-            )
-
-    def _put_record(self, record: DocumentRecord, text: str, pages: str) -> None:
-        # The record and the new generation go in one call, so other workers never miss a commit.
-        self._docs.upsert(
-            ids=[record.id, META_ID],
-            embeddings=[[0.0], [0.0]],
-            documents=[text, ""],
-            metadatas=[
-                {"record": json.dumps(asdict(record), ensure_ascii=False), "pages": pages},
-                {"generation": uuid.uuid4().hex},
-            ],
-        )
-
     def _drop_version(self, doc_id: str, content_hash: str) -> None:
         for collection in self._versioned:
             collection.delete(where={"$and": [{"doc_id": doc_id}, {"hash": content_hash}]})
@@ -460,7 +404,7 @@ class Index:
             if not self._docs.get(ids=[doc_id])["ids"] or doc_id == META_ID:
                 raise NotFound(f"no document with id {doc_id!r}")
             self._docs.delete(ids=[doc_id])
-            self._bump()
+            put_generation(self._docs)
             for collection in self._versioned:
                 collection.delete(where={"doc_id": doc_id})
         self.refresh()
@@ -473,14 +417,6 @@ class Index:
         Vectors already stored for a version still pending are kept: `fill` resumes over them.
         """
         return self._garbage.collect(doc_ids, older_than)[0]
-
-    def _bump(self) -> None:
-        self._docs.upsert(
-            ids=[META_ID],
-            embeddings=[[0.0]],
-            documents=[""],
-            metadatas=[{"generation": uuid.uuid4().hex}],
-        )
 
 
 def collection_prefix(settings: Settings, embedder_name: str) -> str:
