@@ -71,7 +71,7 @@ def main() -> int:
         assert bot.embedder is not None, "dense search needs the index's embedder"
         items = load_qa(BLIND / "test.jsonl") + load_qa(BLIND / "tune.jsonl")
         questions = [i.question for i in items if not i.history][: args.limit]
-        vectors = np.stack([bot.embedder.embed([q], query=True)[0] for q in questions])
+        vectors = np.asarray(bot.embedder.embed(questions, query=True))
         np.save(Path(tmp) / "vectors.npy", vectors)
         # Asked for more neighbours than it holds, Chroma compares the question with every chunk:
         # the exact nearest, by the same cosine.

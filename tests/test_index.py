@@ -287,9 +287,10 @@ def test_dense_search_explores_as_many_neighbours_as_settings_say(
         settings = get_settings(index_dir=tmp_path / "ix", embedder="none", ef_search=ef)
         Index(settings, "two-dimensions", Analyzer(settings.userdict_path).tokenize)
         name = f"{collection_prefix(settings, 'two-dimensions')}-chunks"
-        hnsw = make_client(settings).get_collection(name).configuration_json["hnsw"]
+        client = make_client(settings)
+        hnsw = client.get_collection(name).configuration_json["hnsw"]
         assert hnsw["space"] == "cosine"
-        records = make_client(settings).get_collection(name.replace("-chunks", "-docs"))
+        records = client.get_collection(name.replace("-chunks", "-docs"))
         assert records.configuration_json["hnsw"]["sync_threshold"] == 10  # persisted often
         return int(hnsw["ef_search"])
 

@@ -43,7 +43,9 @@ GENERIC_PHRASES: list[tuple[str, list[str]]] = [
 ]
 EXPANSION_WEIGHT = 0.6
 EXPANSION_TAG = "syn:"  # Term.tag of an official term called in by the question's wording
-ENUMERATION_RE = re.compile(r"哪些|哪几|哪几项|都有什么|有什么")
+# The question asks for several things by name (a sentence feature; SEVERAL_RE below is the
+# narrower rule that makes it a list-shaped answer).
+ENUMERATION_RE = re.compile(r"哪些|哪几|都有什么|有什么")
 PART_CONTEXT = 0.25
 PART_SHARED = 0.6
 CLAUSE = re.compile(r"[?？;；,，。!！()（）]+")
